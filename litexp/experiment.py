@@ -1,0 +1,181 @@
+"""An experiment: a named group of recorders, as Qlib's ``Experiment`` presents it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from .errors import InvalidInputError, NotFoundError
+from .recorder import Recorder
+from .store import RunRecord, TrackingStore, ViewType
+from .uri import open_store
+
+logger = logging.getLogger("litexp")
+
+
+class Experiment:
+    """One experiment of a store. ``start`` makes a recorder active; ``end`` ends it."""
+
+    RT_D = "dict"
+    RT_L = "list"
+
+    def __init__(self, id: str, name: str, uri: str, async_logging: Optional[bool] = None) -> None:
+        self.id = id
+        self.name = name
+        self._uri = uri
+        self.active_recorder: Optional[Recorder] = None
+        self._default_rec_name = "mlflow_recorder"
+        self.async_logging = async_logging
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(info={self.info})"
+
+    def __str__(self) -> str:
+        return str(self.info)
+
+    @property
+    def store(self) -> TrackingStore:
+        return open_store(self._uri)
+
+    @property
+    def info(self) -> Dict[str, Any]:
+        """Qlib's summary: class, id, name, active_recorder id, recorder ids."""
+        return {
+            "class": "MLflowExperiment",
+            "id": self.id,
+            "name": self.name,
+            "active_recorder": self.active_recorder.id if self.active_recorder is not None else None,
+            "recorders": list(self.list_recorders().keys()),
+        }
+
+    # recorders ---------------------------------------------------------------
+    def start(self, *, recorder_id: Optional[str] = None, recorder_name: Optional[str] = None, resume: bool = False) -> Recorder:
+        """Start a new recorder (or, with ``resume=True``, the one found by id or name) and make it active."""
+        if recorder_name is None:
+            recorder_name = self._default_rec_name
+        if resume:
+            recorder, _ = self._get_or_create_rec(recorder_id=recorder_id, recorder_name=recorder_name)
+        else:
+            recorder = self.create_recorder(recorder_name)
+        recorder.start_run()
+        self.active_recorder = recorder
+        return recorder
+
+    def end(self, recorder_status: str = Recorder.STATUS_S) -> None:
+        """End the active recorder with ``recorder_status``; nothing happens when none is active."""
+        if self.active_recorder is not None:
+            recorder, self.active_recorder = self.active_recorder, None
+            recorder.end_run(recorder_status)
+
+    def create_recorder(self, recorder_name: Optional[str] = None) -> Recorder:
+        """A new, not yet started recorder (it gets its id from ``start_run``)."""
+        if recorder_name is None:
+            recorder_name = self._default_rec_name
+        return Recorder(self.id, self._uri, recorder_name, async_logging=self.async_logging)
+
+    def _recorder(self, run: RunRecord) -> Recorder:
+        return Recorder(self.id, self._uri, run=run, async_logging=self.async_logging)
+
+    def _get_recorder(self, recorder_id: Optional[str] = None, recorder_name: Optional[str] = None) -> Recorder:
+        if recorder_id is None and recorder_name is None:
+            raise InvalidInputError("Give a recorder id or a recorder name.")
+        if recorder_id is not None:
+            if self.active_recorder is not None and self.active_recorder.id == recorder_id:
+                return self.active_recorder
+            try:
+                run = self.store.get_run(recorder_id)
+            except NotFoundError:
+                run = None
+            if run is None or run.experiment_id != self.id or run.lifecycle_stage != "active":
+                raise NotFoundError(f"No recorder with id {recorder_id!r} in experiment {self.name!r} ({self.id}).")
+            return self._recorder(run)
+        for recorder in self.list_recorders(rtype=Experiment.RT_L):
+            if recorder.name == recorder_name:
+                return recorder
+        raise NotFoundError(f"No recorder named {recorder_name!r} in experiment {self.name!r} ({self.id}).")
+
+    def _get_or_create_rec(self, recorder_id: Optional[str] = None, recorder_name: Optional[str] = None) -> Tuple[Recorder, bool]:
+        try:
+            return self._get_recorder(recorder_id=recorder_id, recorder_name=recorder_name), False
+        except NotFoundError:
+            if recorder_id is not None and recorder_name is None:
+                raise
+            return self.create_recorder(recorder_name), True
+
+    def get_recorder(
+        self,
+        recorder_id: Optional[str] = None,
+        recorder_name: Optional[str] = None,
+        create: bool = True,
+        start: bool = False,
+    ) -> Recorder:
+        """The active recorder when nothing is named; else by id, or by name (the latest with that name).
+
+        ``create=True`` makes a recorder when none is found (started and made
+        active with ``start=True``); ``create=False`` raises ValueError instead.
+        """
+        if recorder_id is None and recorder_name is None:
+            if self.active_recorder is not None:
+                return self.active_recorder
+            if not create:
+                raise NotFoundError(
+                    f"Experiment {self.name!r} has no active recorder; start one with R.start() or name one."
+                )
+            recorder, is_new = self.create_recorder(), True
+        elif create:
+            recorder, is_new = self._get_or_create_rec(recorder_id=recorder_id, recorder_name=recorder_name)
+        else:
+            recorder, is_new = self._get_recorder(recorder_id=recorder_id, recorder_name=recorder_name), False
+        if is_new and start:
+            recorder.start_run()
+            self.active_recorder = recorder
+        return recorder
+
+    def delete_recorder(self, recorder_id: Optional[str] = None, recorder_name: Optional[str] = None) -> None:
+        """Soft-delete a recorder (MLflow's deleted state; the files stay)."""
+        recorder = self._get_recorder(recorder_id=recorder_id, recorder_name=recorder_name)
+        if self.active_recorder is not None and self.active_recorder.id == recorder.id:
+            self.end(Recorder.STATUS_K)
+        self.store.delete_run(recorder.id)  # type: ignore[arg-type]
+
+    def list_recorders(
+        self,
+        rtype: str = RT_D,
+        max_results: Optional[int] = None,
+        status: Optional[str] = None,
+        filter_string: str = "",
+    ) -> Union[Dict[str, Recorder], List[Recorder]]:
+        """Active recorders, newest first (``start_time`` DESC), as a dict id → Recorder or a list.
+
+        ``status`` keeps one status; ``filter_string`` uses the search language;
+        ``max_results`` caps the count (all by default).
+        """
+        from .search import search_runs
+
+        if rtype not in (Experiment.RT_D, Experiment.RT_L):
+            raise InvalidInputError(f"rtype must be {Experiment.RT_D!r} or {Experiment.RT_L!r}, got {rtype!r}.")
+        runs = self._search(filter_string=filter_string or None)
+        if status is not None:
+            runs = [r for r in runs if r.status == str(status).upper()]
+        if max_results is not None:
+            runs, _ = search_runs(runs, None, None, max_results, None)
+        recorders = [self._recorder(r) for r in runs]
+        if rtype == Experiment.RT_L:
+            return recorders
+        return {r.id: r for r in recorders}  # type: ignore[misc]
+
+    def _search(self, filter_string: Optional[str] = None, run_view_type: Any = None, order_by: Any = None) -> List[RunRecord]:
+        from .search import parse_filter, parse_order_by, parse_view_type, search_runs
+
+        parse_filter(filter_string)
+        parse_order_by(order_by)
+        view = parse_view_type(run_view_type)
+        runs = self.store.load_runs([self.id], view)
+        found, _ = search_runs(runs, filter_string, order_by, None, None)
+        return found
+
+    def search_records(self, **kwargs: Any) -> Any:
+        """Runs of this experiment as a pandas DataFrame (see ``ExpManager.search_records``)."""
+        from .manager import search_frame
+
+        return search_frame(self.store, [self.id], **kwargs)

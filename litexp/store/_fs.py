@@ -1,0 +1,168 @@
+"""Small file-system primitives: atomic writes, exclusive creates, appends, YAML.
+
+Every rewrite goes through a temporary file in the same file system followed by
+``os.replace`` so that a reader never sees a half-written file, and every file
+that MLflow would parse is created together with its content.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import yaml
+
+try:  # the C loader/dumper are much faster when PyYAML was built with libyaml
+    from yaml import CSafeDumper as _Dumper
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+TMP_SUFFIX = ".litexp-tmp"
+
+
+def temp_path_in(folder: str, name: str) -> str:
+    """A unique temporary file name inside ``folder`` (a file, never a folder)."""
+    return os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _write_new_file(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def replace_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file + ``os.replace``).
+
+    ``tmp_folder`` must be on the same file system as ``path``; by default the
+    temporary file is made next to ``path``.
+    """
+    folder = tmp_folder or os.path.dirname(path)
+    tmp = temp_path_in(folder, os.path.basename(path))
+    try:
+        _write_new_file(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def create_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> bool:
+    """Create ``path`` with ``data`` atomically, only if it does not exist yet.
+
+    Returns False (and writes nothing) when ``path`` already exists. The file
+    never exists empty: it appears with its whole content or not at all.
+    """
+    folder = tmp_folder or os.path.dirname(path)
+    tmp = temp_path_in(folder, os.path.basename(path))
+    try:
+        _write_new_file(tmp, data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            # File systems without hard links: fall back to an exclusive create.
+            try:
+                _write_new_file(path, data)
+            except FileExistsError:
+                return False
+        return True
+    finally:
+        _unlink_quietly(tmp)
+
+
+def append_to_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> None:
+    """Append ``data`` with one ``write`` on an ``O_APPEND`` descriptor.
+
+    A file that does not exist yet is created with ``data`` as its content, so
+    it is never seen empty.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    except FileNotFoundError:
+        if create_file(path, data, tmp_folder):
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def read_bytes(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def read_text(path: str) -> str:
+    return read_bytes(path).decode("utf-8")
+
+
+def dump_yaml(data: Dict[str, Any]) -> bytes:
+    """Serialise like MLflow: block style, unicode kept, keys sorted."""
+    text = yaml.dump(data, Dumper=_Dumper, default_flow_style=False, allow_unicode=True, sort_keys=True)
+    return text.encode("utf-8")
+
+
+def load_yaml(path: str) -> Any:
+    with open(path, "rb") as fh:
+        return yaml.load(fh, Loader=_Loader)
+
+
+def write_yaml(path: str, data: Dict[str, Any]) -> None:
+    """Atomically (re)write a YAML file."""
+    replace_file(path, dump_yaml(data))
+
+
+def list_subfolders(folder: str) -> List[str]:
+    """Names of the folders directly inside ``folder`` (empty when missing)."""
+    try:
+        with os.scandir(folder) as it:
+            return [e.name for e in it if e.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def walk_files(folder: str) -> Iterator[Tuple[str, str]]:
+    """Yield ``(key, full_path)`` for every file below ``folder``.
+
+    ``key`` is the path relative to ``folder`` with ``/`` separators, which is
+    how MLflow names metrics, params and tags with slashes.
+    """
+    stack = [("", folder)]
+    while stack:
+        prefix, current = stack.pop()
+        try:
+            with os.scandir(current) as it:
+                entries = list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            key = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((key + "/", entry.path))
+            else:
+                yield key, entry.path
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

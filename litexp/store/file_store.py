@@ -1,0 +1,566 @@
+"""MLflow's ``mlruns`` layout: the only module that knows where files live.
+
+Layout (see ``mlruns-format.md``)::
+
+    <root>/.trash/<experiment_id>/...       deleted experiments
+    <root>/<experiment_id>/meta.yaml        experiment
+    <root>/<experiment_id>/tags/<key>
+    <root>/<experiment_id>/<run_id>/meta.yaml
+    <root>/<experiment_id>/<run_id>/{metrics,params,tags,artifacts}/
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..errors import ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError
+from . import _fs
+from . import _metric_lines as lines
+from . import validation as v
+from ._run_reader import read_run, read_run_meta
+from .artifacts import ArtifactFolder
+from .interface import TrackingStore
+from .locks import StoreLock
+from .records import (
+    ACTIVE,
+    DELETED,
+    STATUS_TO_INT,
+    ArtifactEntry,
+    ExperimentRecord,
+    MetricPoint,
+    RunRecord,
+    ViewType,
+)
+
+logger = logging.getLogger("litexp")
+
+TRASH = ".trash"
+META = "meta.yaml"
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
+RUN_SUBFOLDERS = ("metrics", "params", "artifacts", "tags")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_experiment_id() -> str:
+    """An 18-digit random integer, as MLflow makes them."""
+    return str(10**17 + secrets.randbelow(9 * 10**17))
+
+
+def _is_experiment_folder_name(name: str) -> bool:
+    return name.isdigit()
+
+
+class FileStore(TrackingStore):
+    """A store on MLflow's ``mlruns`` file layout rooted at ``root``.
+
+    A new root gets ``.trash/`` and the experiment ``0`` ("Default"), as MLflow
+    does. Nothing is written when an existing store is opened.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(os.path.expanduser(root))
+        self.trash = os.path.join(self.root, TRASH)
+        self.lock = StoreLock(self.root)
+        self._run_dirs: Dict[str, str] = {}
+        self._warned: set = set()
+        self._warn_lock = threading.Lock()
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise InvalidInputError(f"The store root {self.root} exists and is not a folder.")
+        if not os.path.isdir(self.root):
+            os.makedirs(self.root, exist_ok=True)
+            with self.lock:
+                if not os.path.exists(self._exp_dir_active(DEFAULT_EXPERIMENT_ID)):
+                    self._write_new_experiment(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None)
+        if not os.path.isdir(self.trash):
+            os.makedirs(self.trash, exist_ok=True)
+
+    # ------------------------------------------------------------------ utils
+    def warn_once(self, key: str, message: str, *args: Any) -> None:
+        """Log a warning about an unreadable thing once per store object."""
+        with self._warn_lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        logger.warning(message, *args)
+
+    def _exp_dir_active(self, experiment_id: str) -> str:
+        return os.path.join(self.root, experiment_id)
+
+    def _exp_dir(self, experiment_id: str) -> Optional[str]:
+        """The folder of an experiment, active first, then in the trash; None if missing."""
+        experiment_id = v.validate_experiment_id(experiment_id)
+        for parent in (self.root, self.trash):
+            path = os.path.join(parent, experiment_id)
+            if os.path.isfile(os.path.join(path, META)):
+                return path
+        return None
+
+    def _uri(self, path: str) -> str:
+        return Path(path).as_uri()
+
+    # ------------------------------------------------------------ experiments
+    def _read_experiment(self, exp_dir: str) -> Optional[ExperimentRecord]:
+        meta_path = os.path.join(exp_dir, META)
+        folder_id = os.path.basename(exp_dir)
+        try:
+            meta = _fs.load_yaml(meta_path)
+            if not isinstance(meta, dict):
+                raise ValueError("not a mapping")
+            exp_id = str(meta["experiment_id"])
+            name = meta["name"]
+            if not isinstance(name, str):
+                raise ValueError("name is not a string")
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # unreadable meta: skip, with one warning
+            self.warn_once(meta_path, "litexp: skipping experiment folder %s: unreadable meta.yaml (%s)", exp_dir, exc)
+            return None
+        if exp_id != folder_id:
+            self.warn_once(
+                meta_path, "litexp: skipping experiment folder %s: its meta.yaml says id %s", exp_dir, exp_id
+            )
+            return None
+        tags = {}
+        for key, path in _fs.walk_files(os.path.join(exp_dir, "tags")):
+            try:
+                tags[v.validate_key(key, "Tag")] = _fs.read_text(path)
+            except (LitexpError, OSError, UnicodeDecodeError):
+                self.warn_once(path, "litexp: skipping unreadable experiment tag file %s", path)
+        return ExperimentRecord(
+            experiment_id=exp_id,
+            name=name,
+            artifact_location=str(meta.get("artifact_location") or self._uri(exp_dir)),
+            lifecycle_stage=meta.get("lifecycle_stage") or ACTIVE,
+            creation_time=meta.get("creation_time"),
+            last_update_time=meta.get("last_update_time"),
+            tags=tags,
+        )
+
+    def _write_new_experiment(self, experiment_id: str, name: str, tags: Optional[Mapping[str, str]]) -> ExperimentRecord:
+        exp_dir = self._exp_dir_active(experiment_id)
+        os.makedirs(exp_dir, exist_ok=True)
+        created = now_ms()
+        for key, value in (tags or {}).items():
+            self._write_tag_file(exp_dir, os.path.join(exp_dir, "tags"), key, value)
+        meta = {
+            "artifact_location": self._uri(exp_dir),
+            "creation_time": created,
+            "experiment_id": experiment_id,
+            "last_update_time": created,
+            "lifecycle_stage": ACTIVE,
+            "name": name,
+        }
+        _fs.write_yaml(os.path.join(exp_dir, META), meta)
+        record = self._read_experiment(exp_dir)
+        assert record is not None
+        return record
+
+    def list_experiments(self, view_type: int = ViewType.ACTIVE_ONLY) -> List[ExperimentRecord]:
+        parents = []
+        if view_type in (ViewType.ACTIVE_ONLY, ViewType.ALL):
+            parents.append(self.root)
+        if view_type in (ViewType.DELETED_ONLY, ViewType.ALL):
+            parents.append(self.trash)
+        found: List[ExperimentRecord] = []
+        for parent in parents:
+            for name in sorted(_fs.list_subfolders(parent)):
+                if parent == self.root and name == TRASH:
+                    continue
+                path = os.path.join(parent, name)
+                if not _is_experiment_folder_name(name):
+                    self.warn_once(path, "litexp: skipping %s: not an experiment folder", path)
+                    continue
+                record = self._read_experiment(path)
+                if record is not None:
+                    found.append(record)
+        return found
+
+    def find_experiment(self, name: str, view_type: int = ViewType.ALL) -> Optional[ExperimentRecord]:
+        for record in self.list_experiments(view_type):
+            if record.name == name:
+                return record
+        return None
+
+    def get_experiment(self, experiment_id: str) -> ExperimentRecord:
+        exp_dir = self._exp_dir(experiment_id)
+        record = self._read_experiment(exp_dir) if exp_dir else None
+        if record is None:
+            raise NotFoundError(f"No experiment with id {experiment_id!r} in the store {self.root}.")
+        return record
+
+    def create_experiment(self, name: str, tags: Optional[Mapping[str, str]] = None) -> ExperimentRecord:
+        name = v.validate_experiment_name(name)
+        tags = self._validated_tags(tags)
+        with self.lock:
+            existing = self.find_experiment(name)
+            if existing is not None:
+                raise ExpAlreadyExistError(self._taken_message(existing))
+            return self._write_new_experiment(self._unused_experiment_id(), name, tags)
+
+    def get_or_create_experiment(self, name: str) -> Tuple[ExperimentRecord, bool]:
+        name = v.validate_experiment_name(name)
+        existing = self.find_experiment(name)
+        if existing is None:
+            with self.lock:
+                existing = self.find_experiment(name)
+                if existing is None:
+                    return self._write_new_experiment(self._unused_experiment_id(), name, None), True
+        if existing.lifecycle_stage != ACTIVE:
+            raise ExpAlreadyExistError(self._taken_message(existing))
+        return existing, False
+
+    def _taken_message(self, existing: ExperimentRecord) -> str:
+        if existing.lifecycle_stage == DELETED:
+            return (
+                f"Experiment {existing.name!r} exists in the deleted state (id {existing.experiment_id}). "
+                "Restore it, or remove its folder from .trash, to use the name again."
+            )
+        return f"Experiment {existing.name!r} already exists (id {existing.experiment_id})."
+
+    def _unused_experiment_id(self) -> str:
+        while True:
+            exp_id = new_experiment_id()
+            if not os.path.exists(os.path.join(self.root, exp_id)) and not os.path.exists(
+                os.path.join(self.trash, exp_id)
+            ):
+                return exp_id
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        experiment_id = v.validate_experiment_id(experiment_id)
+        if experiment_id == DEFAULT_EXPERIMENT_ID:
+            raise InvalidInputError("The default experiment '0' cannot be deleted.")
+        with self.lock:
+            exp_dir = self._exp_dir_active(experiment_id)
+            record = self._read_experiment(exp_dir) if os.path.isdir(exp_dir) else None
+            if record is None:
+                raise NotFoundError(f"No active experiment with id {experiment_id!r} in {self.root}.")
+            deleted_at = now_ms()
+            for run_dir in self._run_dirs_of(exp_dir):
+                meta = self._read_meta_quietly(run_dir)
+                if meta is not None and meta.get("lifecycle_stage", ACTIVE) == ACTIVE:
+                    meta["lifecycle_stage"] = DELETED
+                    meta["deleted_time"] = deleted_at
+                    _fs.write_yaml(os.path.join(run_dir, META), meta)
+            self._rewrite_experiment_meta(exp_dir, lifecycle_stage=DELETED, last_update_time=deleted_at)
+            os.replace(exp_dir, os.path.join(self.trash, experiment_id))
+            self._run_dirs.clear()
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        experiment_id = v.validate_experiment_id(experiment_id)
+        with self.lock:
+            src = os.path.join(self.trash, experiment_id)
+            if not os.path.isfile(os.path.join(src, META)):
+                raise NotFoundError(f"No deleted experiment with id {experiment_id!r} in {self.root}.")
+            dst = self._exp_dir_active(experiment_id)
+            if os.path.exists(dst):
+                raise ExpAlreadyExistError(f"Cannot restore experiment {experiment_id}: {dst} exists.")
+            record = self._read_experiment(src)
+            if record is not None:
+                clash = self.find_experiment(record.name, ViewType.ACTIVE_ONLY)
+                if clash is not None:
+                    raise ExpAlreadyExistError(
+                        f"Cannot restore experiment {experiment_id}: the name {record.name!r} is in use."
+                    )
+            os.replace(src, dst)
+            self._run_dirs.clear()
+            for run_dir in self._run_dirs_of(dst):
+                meta = self._read_meta_quietly(run_dir)
+                if meta is not None and meta.get("lifecycle_stage") == DELETED:
+                    meta["lifecycle_stage"] = ACTIVE
+                    meta.pop("deleted_time", None)
+                    _fs.write_yaml(os.path.join(run_dir, META), meta)
+            self._rewrite_experiment_meta(dst, lifecycle_stage=ACTIVE, last_update_time=now_ms())
+
+    def _rewrite_experiment_meta(self, exp_dir: str, **changes: Any) -> None:
+        meta_path = os.path.join(exp_dir, META)
+        meta = _fs.load_yaml(meta_path)
+        meta.update(changes)
+        _fs.write_yaml(meta_path, meta)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        key = v.validate_key(key, "Tag")
+        text = v.tag_value(key, value)
+        record = self.get_experiment(experiment_id)
+        if record.lifecycle_stage != ACTIVE:
+            raise InvalidInputError(f"Experiment {experiment_id} is deleted; restore it before setting tags.")
+        exp_dir = self._exp_dir_active(record.experiment_id)
+        self._write_tag_file(exp_dir, os.path.join(exp_dir, "tags"), key, text)
+
+    # ------------------------------------------------------------------- runs
+    def _run_dirs_of(self, exp_dir: str) -> List[str]:
+        return [
+            os.path.join(exp_dir, name)
+            for name in _fs.list_subfolders(exp_dir)
+            if name not in RESERVED_EXPERIMENT_FOLDERS
+        ]
+
+    def _read_meta_quietly(self, run_dir: str) -> Optional[Dict[str, Any]]:
+        try:
+            meta = _fs.load_yaml(os.path.join(run_dir, META))
+        except Exception:
+            return None
+        return meta if isinstance(meta, dict) else None
+
+    def _find_run_dir(self, run_id: str) -> str:
+        run_id = v.validate_run_id(run_id)
+        cached = self._run_dirs.get(run_id)
+        if cached and os.path.isfile(os.path.join(cached, META)):
+            return cached
+        for parent in (self.root, self.trash):
+            for exp_name in _fs.list_subfolders(parent):
+                if parent == self.root and exp_name == TRASH:
+                    continue
+                candidate = os.path.join(parent, exp_name, run_id)
+                if os.path.isfile(os.path.join(candidate, META)) and os.path.isdir(
+                    os.path.join(candidate, "metrics")
+                ):
+                    self._run_dirs[run_id] = candidate
+                    return candidate
+        raise NotFoundError(f"No recorder (run) with id {run_id!r} in the store {self.root}.")
+
+    def run_folder(self, run_id: str) -> str:
+        return self._find_run_dir(run_id)
+
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: Optional[str],
+        user_id: str,
+        start_time: int,
+        tags: Optional[Mapping[str, str]] = None,
+    ) -> RunRecord:
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != ACTIVE:
+            raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.")
+        tags = self._validated_tags(tags)
+        if run_name is not None:
+            run_name = v.tag_value("mlflow.runName", run_name)
+        run_name = run_name or tags.get("mlflow.runName") or f"run-{uuid.uuid4().hex[:8]}"
+        tags["mlflow.runName"] = run_name
+        run_id = uuid.uuid4().hex
+        exp_dir = self._exp_dir_active(experiment.experiment_id)
+        run_dir = os.path.join(exp_dir, run_id)
+        os.makedirs(run_dir)
+        for sub in RUN_SUBFOLDERS:
+            os.makedirs(os.path.join(run_dir, sub))
+        for key, value in tags.items():
+            self._write_tag_file(run_dir, os.path.join(run_dir, "tags"), key, value)
+        meta = {
+            "artifact_uri": experiment.artifact_location.rstrip("/") + f"/{run_id}/artifacts",
+            "end_time": None,
+            "entry_point_name": "",
+            "experiment_id": experiment.experiment_id,
+            "lifecycle_stage": ACTIVE,
+            "run_id": run_id,
+            "run_name": run_name,
+            "run_uuid": run_id,
+            "source_name": "",
+            "source_type": 4,
+            "source_version": "",
+            "start_time": int(start_time),
+            "status": STATUS_TO_INT["RUNNING"],
+            "tags": [],
+            "user_id": user_id or "unknown",
+        }
+        _fs.write_yaml(os.path.join(run_dir, META), meta)
+        self._run_dirs[run_id] = run_dir
+        return self.get_run(run_id)
+
+    def _load_meta(self, run_id: str) -> Tuple[str, Dict[str, Any]]:
+        run_dir = self._find_run_dir(run_id)
+        try:
+            meta = _fs.load_yaml(os.path.join(run_dir, META))
+            if not isinstance(meta, dict):
+                raise ValueError("not a mapping")
+        except Exception as exc:
+            raise LitexpError(
+                f"The meta.yaml of recorder {run_id} ({run_dir}) cannot be read ({exc}). "
+                "Restore it from a backup or delete the run folder."
+            ) from exc
+        return run_dir, meta
+
+    def get_run(self, run_id: str) -> RunRecord:
+        run_dir = self._find_run_dir(run_id)
+        record = read_run(run_dir, self.warn_once)
+        if record is None:
+            raise LitexpError(
+                f"Recorder {run_id} cannot be read: its meta.yaml in {run_dir} is damaged. "
+                "Restore it from a backup or delete the run folder."
+            )
+        return record
+
+    def update_run(self, run_id: str, status: str, end_time: Optional[int]) -> RunRecord:
+        if status not in STATUS_TO_INT:
+            raise InvalidInputError(f"Unknown status {status!r}; use one of {', '.join(STATUS_TO_INT)}.")
+        run_dir, meta = self._load_meta(run_id)
+        self._check_active(run_id, meta)
+        meta["status"] = STATUS_TO_INT[status]
+        meta["end_time"] = None if end_time is None else int(end_time)
+        _fs.write_yaml(os.path.join(run_dir, META), meta)
+        return self.get_run(run_id)
+
+    def _set_lifecycle(self, run_id: str, stage: str) -> None:
+        run_dir, meta = self._load_meta(run_id)
+        meta["lifecycle_stage"] = stage
+        if stage == DELETED:
+            meta["deleted_time"] = now_ms()
+        else:
+            meta.pop("deleted_time", None)
+        _fs.write_yaml(os.path.join(run_dir, META), meta)
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_lifecycle(run_id, DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_lifecycle(run_id, ACTIVE)
+
+    def _check_active(self, run_id: str, meta: Mapping[str, Any]) -> None:
+        if meta.get("lifecycle_stage", ACTIVE) != ACTIVE:
+            raise InvalidInputError(f"Recorder {run_id} is deleted; restore it before logging to it.")
+
+    def list_run_ids(self, experiment_id: str, view_type: int = ViewType.ACTIVE_ONLY) -> List[str]:
+        """Ids of the readable runs of one experiment in the view."""
+        exp_dir = self._exp_dir(experiment_id)
+        if exp_dir is None:
+            return []
+        stages = ViewType.stages(view_type)
+        ids = []
+        for run_dir in self._run_dirs_of(exp_dir):
+            meta = read_run_meta(run_dir, self.warn_once)
+            if meta is not None and meta.experiment_id == experiment_id and meta.lifecycle_stage in stages:
+                ids.append(meta.run_id)
+        return ids
+
+    def load_runs(self, experiment_ids: Sequence[str], view_type: int = ViewType.ACTIVE_ONLY) -> List[RunRecord]:
+        stages = ViewType.stages(view_type)
+        runs: List[RunRecord] = []
+        for experiment_id in experiment_ids:
+            exp_dir = self._exp_dir(str(experiment_id))
+            if exp_dir is None:
+                continue
+            for run_dir in self._run_dirs_of(exp_dir):
+                meta = read_run_meta(run_dir, self.warn_once)
+                if meta is None or meta.experiment_id != str(experiment_id) or meta.lifecycle_stage not in stages:
+                    continue
+                record = read_run(run_dir, self.warn_once, meta)
+                if record is not None:
+                    runs.append(record)
+        return runs
+
+    # --------------------------------------------------------------- run data
+    def _validated_tags(self, tags: Optional[Mapping[str, Any]]) -> Dict[str, str]:
+        out: Dict[str, str] = {}
+        for key, value in (tags or {}).items():
+            out[v.validate_key(key, "Tag")] = v.tag_value(key, value)
+        return out
+
+    def _data_path(self, folder: str, key: str, kind: str) -> str:
+        path = os.path.join(folder, *key.split("/"))
+        parent = os.path.dirname(path)
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidInputError(
+                f"{kind} key {key!r} cannot be stored: a {kind.lower()} named like one of its folders exists."
+            ) from None
+        if os.path.isdir(path):
+            raise InvalidInputError(
+                f"{kind} key {key!r} cannot be stored: other {kind.lower()} keys start with {key + '/'!r}."
+            )
+        return path
+
+    def _write_tag_file(self, tmp_folder: str, folder: str, key: str, value: str) -> None:
+        _fs.replace_file(self._data_path(folder, key, "Tag"), value.encode("utf-8"), tmp_folder)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Tuple[str, Any, int, int]] = (),
+        params: Mapping[str, Any] = {},
+        tags: Mapping[str, Any] = {},
+    ) -> None:
+        clean_params = {v.validate_key(k, "Param"): v.param_value(k, val) for k, val in params.items()}
+        clean_tags = self._validated_tags(tags)
+        by_key: Dict[str, List[Tuple[int, float, int]]] = {}
+        for key, value, timestamp, step in metrics:
+            key = v.validate_key(key, "Metric")
+            point = (v.integer(timestamp, "Metric timestamp"), v.metric_value(key, value), v.integer(step, "Metric step"))
+            by_key.setdefault(key, []).append(point)
+        run_dir, meta = self._load_meta(run_id)
+        self._check_active(run_id, meta)
+        for key, text in clean_params.items():
+            path = self._data_path(os.path.join(run_dir, "params"), key, "Param")
+            data = text.encode("utf-8")
+            if not _fs.create_file(path, data, run_dir):
+                current = _fs.read_bytes(path)
+                if current != data:
+                    raise InvalidInputError(
+                        f"Param {key!r} of recorder {run_id} is already {current.decode('utf-8', 'replace')!r}; "
+                        f"params cannot change (tried {text!r}). Log it under another key or start a new recorder."
+                    )
+        for key, points in by_key.items():
+            path = self._data_path(os.path.join(run_dir, "metrics"), key, "Metric")
+            _fs.append_to_file(path, lines.format_lines(points), run_dir)
+        for key, text in clean_tags.items():
+            self._write_tag_file(run_dir, os.path.join(run_dir, "tags"), key, text)
+        if "mlflow.runName" in clean_tags and clean_tags["mlflow.runName"] != meta.get("run_name"):
+            meta["run_name"] = clean_tags["mlflow.runName"]
+            _fs.write_yaml(os.path.join(run_dir, META), meta)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        key = v.validate_key(key, "Tag")
+        run_dir, meta = self._load_meta(run_id)
+        self._check_active(run_id, meta)
+        path = os.path.join(run_dir, "tags", *key.split("/"))
+        if not os.path.isfile(path):
+            raise NotFoundError(f"Recorder {run_id} has no tag {key!r}.")
+        os.unlink(path)
+
+    def get_metric_history(self, run_id: str, key: str) -> List[MetricPoint]:
+        key = v.validate_key(key, "Metric")
+        run_dir = self._find_run_dir(run_id)
+        path = os.path.join(run_dir, "metrics", *key.split("/"))
+        if not os.path.isfile(path):
+            raise NotFoundError(f"Recorder {run_id} has no metric {key!r}.")
+        points, skipped = lines.parse_history(_fs.read_bytes(path))
+        if skipped:
+            self.warn_once(path, "litexp: skipped %d unreadable line(s) in metric file %s", skipped, path)
+        return [MetricPoint(key, val, ts, step) for ts, val, step in points]
+
+    # -------------------------------------------------------------- artifacts
+    def _artifacts(self, run_id: str) -> ArtifactFolder:
+        run_dir = self._find_run_dir(run_id)
+        return ArtifactFolder(os.path.join(run_dir, "artifacts"), tmp_folder=run_dir)
+
+    def artifact_uri(self, run_id: str) -> str:
+        _, meta = self._load_meta(run_id)
+        uri = meta.get("artifact_uri")
+        return str(uri) if uri else self._uri(os.path.join(self._find_run_dir(run_id), "artifacts"))
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: Optional[str] = None) -> None:
+        _, meta = self._load_meta(run_id)
+        self._check_active(run_id, meta)
+        self._artifacts(run_id).add(local_path, artifact_path)
+
+    def list_artifacts(self, run_id: str, path: Optional[str] = None) -> List[ArtifactEntry]:
+        return self._artifacts(run_id).list(path)
+
+    def download_artifact(self, run_id: str, path: str, dst_path: Optional[str] = None) -> str:
+        return self._artifacts(run_id).download(path, dst_path)
+
+    def artifact_local_path(self, run_id: str, path: str) -> str:
+        """The path of an artifact inside the store (it must exist)."""
+        return self._artifacts(run_id).existing(path)
+

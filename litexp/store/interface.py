@@ -1,0 +1,122 @@
+"""The storage interface the API layer is written against.
+
+:class:`FileStore` implements it on MLflow's ``mlruns`` layout; another backend
+(a database, an object store) would implement the same methods.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import List, Mapping, Optional, Sequence, Tuple
+
+from .records import ArtifactEntry, ExperimentRecord, MetricPoint, RunRecord
+
+
+class TrackingStore(abc.ABC):
+    """Experiments, runs and their data. Names and values are validated here."""
+
+    # experiments -----------------------------------------------------------
+    @abc.abstractmethod
+    def create_experiment(self, name: str, tags: Optional[Mapping[str, str]] = None) -> ExperimentRecord:
+        """Create an experiment; raise ExpAlreadyExistError if the name is taken (active or deleted)."""
+
+    @abc.abstractmethod
+    def get_or_create_experiment(self, name: str) -> Tuple[ExperimentRecord, bool]:
+        """The active experiment called ``name``, created if missing; race-free across processes."""
+
+    @abc.abstractmethod
+    def get_experiment(self, experiment_id: str) -> ExperimentRecord:
+        """By id, active or deleted; NotFoundError when missing."""
+
+    @abc.abstractmethod
+    def find_experiment(self, name: str, view_type: int = 3) -> Optional[ExperimentRecord]:
+        """By name, or None."""
+
+    @abc.abstractmethod
+    def list_experiments(self, view_type: int = 1) -> List[ExperimentRecord]:
+        """Every readable experiment in the view."""
+
+    @abc.abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft delete: the experiment and its active runs become deleted."""
+
+    @abc.abstractmethod
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Undo :meth:`delete_experiment`."""
+
+    @abc.abstractmethod
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        """Set one experiment tag."""
+
+    # runs -----------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: Optional[str],
+        user_id: str,
+        start_time: int,
+        tags: Optional[Mapping[str, str]] = None,
+    ) -> RunRecord:
+        """A new RUNNING run."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunRecord:
+        """One run with its latest metrics, params and tags; NotFoundError when missing."""
+
+    @abc.abstractmethod
+    def update_run(self, run_id: str, status: str, end_time: Optional[int]) -> RunRecord:
+        """Set status and end time."""
+
+    @abc.abstractmethod
+    def delete_run(self, run_id: str) -> None:
+        """Soft delete (the run stays on disk, marked deleted)."""
+
+    @abc.abstractmethod
+    def restore_run(self, run_id: str) -> None:
+        """Undo :meth:`delete_run`."""
+
+    @abc.abstractmethod
+    def load_runs(self, experiment_ids: Sequence[str], view_type: int = 1) -> List[RunRecord]:
+        """Every readable run of these experiments, with data, for searching."""
+
+    # run data -------------------------------------------------------------
+    @abc.abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Tuple[str, float, int, int]] = (),
+        params: Mapping[str, str] = {},
+        tags: Mapping[str, str] = {},
+    ) -> None:
+        """Write params (immutable), metric points ``(key, value, timestamp, step)`` and tags."""
+
+    @abc.abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove one run tag."""
+
+    @abc.abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> List[MetricPoint]:
+        """Every point of a metric, in the order logged."""
+
+    # artifacts ------------------------------------------------------------
+    @abc.abstractmethod
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: Optional[str] = None) -> None:
+        """Copy a file, or a folder's content, under the run's artifacts."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str, path: Optional[str] = None) -> List[ArtifactEntry]:
+        """Direct children of an artifact folder."""
+
+    @abc.abstractmethod
+    def download_artifact(self, run_id: str, path: str, dst_path: Optional[str] = None) -> str:
+        """A local path holding the artifact (the file in the store, or a copy under ``dst_path``)."""
+
+    @abc.abstractmethod
+    def run_folder(self, run_id: str) -> str:
+        """A local folder for the run (where its files live)."""
+
+    @abc.abstractmethod
+    def artifact_uri(self, run_id: str) -> str:
+        """The run's artifact URI."""
+
