@@ -17,6 +17,7 @@ from .errors import (
     LoggingFailedError,
     NotFoundError,
     SearchSyntaxError,
+    StorageError,
 )
 from .experiment import Experiment
 from .manager import ExpManager, FileExpManager
@@ -40,4 +41,5 @@ __all__ = [
     "LockTimeoutError",
     "LoggingFailedError",
     "SearchSyntaxError",
+    "StorageError",
 ]

@@ -1,16 +1,21 @@
-"""The background writer of an active recorder.
+"""The background writer of an active recorder, which also keeps its heartbeat.
 
 ``log_params`` / ``log_metrics`` / ``set_tags`` only queue their data; one
 thread per active run drains the queue and writes everything waiting in one
 batch (many metric lines in one ``write`` per metric file). ``flush`` waits for
 the queue to be written. A write that fails is never dropped: its error is
 raised by the next call of the recorder (or by ``flush`` / ``end_run``).
+
+The same thread refreshes the run's heartbeat every ``LITEXP_HEARTBEAT_INTERVAL``
+seconds (default 5), so a crashed process can be told from a live one.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import LitexpError, LoggingFailedError
@@ -23,9 +28,13 @@ _STOP = object()
 class BackgroundWriter:
     """Writes a run's logged data from a daemon thread, in batches."""
 
-    def __init__(self, store: TrackingStore, run_id: str) -> None:
+    def __init__(self, store: TrackingStore, run_id: str, heartbeat_interval: Optional[float] = None) -> None:
         self.store = store
         self.run_id = run_id
+        if heartbeat_interval is None:
+            heartbeat_interval = float(os.environ.get("LITEXP_HEARTBEAT_INTERVAL", "5"))
+        self.heartbeat_interval = heartbeat_interval
+        self._last_beat = time.monotonic()
         self._queue: "queue.Queue[Any]" = queue.Queue()
         self._error: Optional[BaseException] = None
         self._error_lock = threading.Lock()
@@ -68,9 +77,22 @@ class BackgroundWriter:
                 self._thread.join()
 
     # writer side ------------------------------------------------------------
+    def _beat(self) -> None:
+        self._last_beat = time.monotonic()
+        try:
+            self.store.touch_heartbeat(self.run_id)
+        except Exception:  # a missed beat is not worth failing the run for
+            pass
+
     def _work(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self.heartbeat_interval)
+            except queue.Empty:
+                self._beat()
+                continue
+            if time.monotonic() - self._last_beat >= self.heartbeat_interval:
+                self._beat()
             items = [item]
             while True:  # take everything already waiting: one batch
                 try:

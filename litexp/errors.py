@@ -18,6 +18,7 @@ __all__ = [
     "StoreCorruptError",
     "SearchSyntaxError",
     "LoggingFailedError",
+    "StorageError",
 ]
 
 
@@ -55,3 +56,7 @@ class SearchSyntaxError(LitexpError, ValueError):
 
 class LoggingFailedError(LitexpError):
     """The background writer failed to write something that was logged."""
+
+
+class StorageError(LitexpError, OSError):
+    """The file system refused a write (disk full, permissions, quota...)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .errors import InvalidInputError, NotFoundError
@@ -173,6 +174,40 @@ class Experiment:
         runs = self.store.load_runs([self.id], view)
         found, _ = search_runs(runs, filter_string, order_by, None, None)
         return found
+
+    def list_stale_recorders(self, max_age: float = 300.0, include_unknown: bool = False) -> Dict[str, str]:
+        """RUNNING recorders whose process is gone (same host) or whose heartbeat is older
+        than ``max_age`` seconds: a dict id → reason.
+
+        Runs without a litexp heartbeat (written by MLflow) are judged by their
+        age only with ``include_unknown=True``.
+        """
+        from ._liveness import stale_reason
+
+        store = self.store
+        found: Dict[str, str] = {}
+        for run in store.load_runs([self.id], ViewType.ACTIVE_ONLY):
+            if run.status != "RUNNING":
+                continue
+            reason = stale_reason(run, store.read_heartbeat(run.run_id), max_age, include_unknown)
+            if reason is not None:
+                found[run.run_id] = reason
+        return found
+
+    def end_stale_recorders(self, max_age: float = 300.0, include_unknown: bool = False) -> Dict[str, str]:
+        """End every stale recorder (see :meth:`list_stale_recorders`) as KILLED.
+
+        The end time is the last heartbeat (the last sign of life), else now.
+        Returns the recorders ended: id → reason.
+        """
+        store = self.store
+        stale = self.list_stale_recorders(max_age, include_unknown)
+        for run_id in stale:
+            hb = store.read_heartbeat(run_id)
+            end = hb.last_beat_ms if hb is not None and hb.last_beat_ms is not None else int(time.time() * 1000)
+            store.update_run(run_id, Recorder.STATUS_K, end)
+            store.remove_heartbeat(run_id)
+        return stale
 
     def search_records(self, **kwargs: Any) -> Any:
         """Runs of this experiment as a pandas DataFrame (see ``ExpManager.search_records``)."""

@@ -210,6 +210,22 @@ class ExpManager:
             records = filter_experiments(records, filter_string, list(order_by) if order_by else None)
         return {r.name: self._experiment(r.experiment_id, r.name) for r in records}
 
+    def end_stale_recorders(
+        self, experiment_ids: Optional[Sequence[str]] = None, max_age: float = 300.0, include_unknown: bool = False
+    ) -> Dict[str, str]:
+        """End as KILLED every stale recorder of these experiments (all active ones by default).
+
+        Stale: RUNNING, and its process is gone (same host) or its heartbeat is
+        older than ``max_age`` seconds. Returns id → reason.
+        """
+        if experiment_ids is None:
+            experiment_ids = [r.experiment_id for r in self.store.list_experiments(ViewType.ACTIVE_ONLY)]
+        ended: Dict[str, str] = {}
+        for exp_id in experiment_ids:
+            record = self.store.get_experiment(str(exp_id))
+            ended.update(self._experiment(record.experiment_id, record.name).end_stale_recorders(max_age, include_unknown))
+        return ended
+
     def search_records(self, experiment_ids: Union[Sequence[str], str, None] = None, **kwargs: Any) -> Any:
         """Runs as a pandas DataFrame with MLflow's ``search_runs`` columns.
 

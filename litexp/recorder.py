@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 from typing import Any, Dict, List, Optional
 
-from . import _capture, _lifecycle
+from . import _capture, _lifecycle, _liveness
 from ._writer import BackgroundWriter
 from .errors import InvalidInputError, LitexpError, LoadObjectError, NotFoundError
 from .store import RunRecord, TrackingStore
@@ -156,19 +156,20 @@ class Recorder:
         and the uncommitted changes as artifacts.
         """
         store = self.store
+        owner = _liveness.this_process()
         if self.id is None:
             tags = _capture.system_tags()
-            run = store.create_run(self.experiment_id, self.name, tags["mlflow.user"], _now_ms(), tags)
+            run = store.create_run(self.experiment_id, self.name, tags["mlflow.user"], _now_ms(), tags, owner)
             self._load(run)
             store.log_batch(run.run_id, params=_capture.run_params())
             self._record_git_state()
         else:
+            store.write_heartbeat(self.id, owner)
             run = store.update_run(self.id, "RUNNING", None)
             self._load(run)
         self._params_logged = {}
         self.killed_by_signal = False
-        if self.async_logging:
-            self._writer = BackgroundWriter(store, run.run_id)
+        self._writer = BackgroundWriter(store, run.run_id)
         _lifecycle.register(self)
         return run
 
@@ -201,6 +202,7 @@ class Recorder:
                 writer.close()
         finally:
             run = self.store.update_run(run_id, status, _now_ms())
+            self.store.remove_heartbeat(run_id)
             self._load(run)
 
     def flush(self) -> None:
@@ -211,7 +213,7 @@ class Recorder:
     # logging -------------------------------------------------------------------
     def _send(self, metrics: list = (), params: Dict[str, str] = {}, tags: Dict[str, str] = {}) -> None:  # type: ignore[assignment]
         run_id = self._require_id()
-        if self._writer is not None:
+        if self._writer is not None and self.async_logging:
             self._writer.submit(metrics, params, tags)
         else:
             self.store.log_batch(run_id, metrics, params, tags)

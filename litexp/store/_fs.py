@@ -14,6 +14,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import yaml
 
+from ..errors import StorageError
+
 try:  # the C loader/dumper are much faster when PyYAML was built with libyaml
     from yaml import CSafeDumper as _Dumper
     from yaml import CSafeLoader as _Loader
@@ -44,6 +46,20 @@ def _write_new_file(path: str, data: bytes) -> None:
         os.close(fd)
 
 
+def storage_error(exc: OSError, path: str) -> StorageError:
+    """A clear error for a failed write; the original stays as the cause."""
+    reason = exc.strerror or str(exc)
+    hint = {
+        errno.ENOSPC: "free some space and retry",
+        errno.EDQUOT: "free some of your quota and retry",
+        errno.EACCES: "check the permissions of the store",
+        errno.EROFS: "the store is on a read-only file system",
+    }.get(exc.errno or 0, "check the store's file system")
+    err = StorageError(exc.errno or 0, f"Could not write {path}: {reason}; {hint}. Nothing partial was kept.")
+    err.filename = path
+    return err
+
+
 def replace_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> None:
     """Write ``data`` to ``path`` atomically (temporary file + ``os.replace``).
 
@@ -55,6 +71,9 @@ def replace_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> No
     try:
         _write_new_file(tmp, data)
         os.replace(tmp, path)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise storage_error(exc, path) from exc
     except BaseException:
         _unlink_quietly(tmp)
         raise
@@ -69,7 +88,10 @@ def create_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> boo
     folder = tmp_folder or os.path.dirname(path)
     tmp = temp_path_in(folder, os.path.basename(path))
     try:
-        _write_new_file(tmp, data)
+        try:
+            _write_new_file(tmp, data)
+        except OSError as exc:
+            raise storage_error(exc, path) from exc
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -100,9 +122,23 @@ def append_to_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> 
             return
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     try:
-        _write_all(fd, data)
+        size_before = os.fstat(fd).st_size
+        try:
+            _write_all(fd, data)
+        except OSError as exc:
+            _drop_partial_append(fd, size_before, len(data))
+            raise storage_error(exc, path) from exc
     finally:
         os.close(fd)
+
+
+def _drop_partial_append(fd: int, size_before: int, length: int) -> None:
+    """After a failed append, cut our partial bytes off so no torn line stays behind."""
+    try:
+        if size_before < os.fstat(fd).st_size < size_before + length:
+            os.ftruncate(fd, size_before)
+    except OSError:
+        pass
 
 
 def read_bytes(path: str) -> bytes:

@@ -34,6 +34,7 @@ from .records import (
     STATUS_TO_INT,
     ArtifactEntry,
     ExperimentRecord,
+    Heartbeat,
     MetricPoint,
     RunRecord,
     ViewType,
@@ -43,6 +44,7 @@ logger = logging.getLogger("litexp")
 
 TRASH = ".trash"
 META = "meta.yaml"
+HEARTBEAT = ".litexp-heartbeat"  # a file in the run folder; MLflow ignores unknown files there
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
@@ -340,6 +342,7 @@ class FileStore(TrackingStore):
         user_id: str,
         start_time: int,
         tags: Optional[Mapping[str, str]] = None,
+        owner: Optional[Heartbeat] = None,
     ) -> RunRecord:
         experiment = self.get_experiment(experiment_id)
         if experiment.lifecycle_stage != ACTIVE:
@@ -357,6 +360,8 @@ class FileStore(TrackingStore):
             os.makedirs(os.path.join(run_dir, sub))
         for key, value in tags.items():
             self._write_tag_file(run_dir, os.path.join(run_dir, "tags"), key, value)
+        if owner is not None:  # before meta.yaml: a visible RUNNING run always has its owner
+            self._write_heartbeat_file(run_dir, owner)
         meta = {
             "artifact_uri": experiment.artifact_location.rstrip("/") + f"/{run_id}/artifacts",
             "end_time": None,
@@ -377,6 +382,42 @@ class FileStore(TrackingStore):
         _fs.write_yaml(os.path.join(run_dir, META), meta)
         self._run_dirs[run_id] = run_dir
         return self.get_run(run_id)
+
+    # ------------------------------------------------------------- heartbeat
+    def _write_heartbeat_file(self, run_dir: str, owner: Heartbeat) -> None:
+        text = f"{owner.host} {owner.pid} {owner.pid_start or '-'} {owner.boot_id or '-'}\n"
+        _fs.replace_file(os.path.join(run_dir, HEARTBEAT), text.encode("utf-8"))
+
+    def write_heartbeat(self, run_id: str, owner: Heartbeat) -> None:
+        self._write_heartbeat_file(self._find_run_dir(run_id), owner)
+
+    def touch_heartbeat(self, run_id: str) -> None:
+        path = os.path.join(self._find_run_dir(run_id), HEARTBEAT)
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            pass
+
+    def read_heartbeat(self, run_id: str) -> Optional[Heartbeat]:
+        path = os.path.join(self._find_run_dir(run_id), HEARTBEAT)
+        try:
+            parts = _fs.read_text(path).split()
+            mtime = os.stat(path).st_mtime
+            return Heartbeat(
+                host=parts[0],
+                pid=int(parts[1]),
+                pid_start=int(parts[2]) if len(parts) > 2 and parts[2] != "-" else None,
+                boot_id=parts[3] if len(parts) > 3 and parts[3] != "-" else None,
+                last_beat_ms=int(mtime * 1000),
+            )
+        except (OSError, ValueError, IndexError, UnicodeDecodeError):
+            return None
+
+    def remove_heartbeat(self, run_id: str) -> None:
+        try:
+            os.unlink(os.path.join(self._find_run_dir(run_id), HEARTBEAT))
+        except FileNotFoundError:
+            pass
 
     def _load_meta(self, run_id: str) -> Tuple[str, Dict[str, Any]]:
         run_dir = self._find_run_dir(run_id)

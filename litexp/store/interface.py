@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 from typing import List, Mapping, Optional, Sequence, Tuple
 
-from .records import ArtifactEntry, ExperimentRecord, MetricPoint, RunRecord
+from .records import ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord
 
 
 class TrackingStore(abc.ABC):
@@ -57,8 +57,9 @@ class TrackingStore(abc.ABC):
         user_id: str,
         start_time: int,
         tags: Optional[Mapping[str, str]] = None,
+        owner: Optional[Heartbeat] = None,
     ) -> RunRecord:
-        """A new RUNNING run."""
+        """A new RUNNING run; ``owner`` (the process running it) is recorded before the run is visible."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> RunRecord:
@@ -79,6 +80,22 @@ class TrackingStore(abc.ABC):
     @abc.abstractmethod
     def load_runs(self, experiment_ids: Sequence[str], view_type: int = 1) -> List[RunRecord]:
         """Every readable run of these experiments, with data, for searching."""
+
+    @abc.abstractmethod
+    def write_heartbeat(self, run_id: str, owner: Heartbeat) -> None:
+        """Record the process running a run, and beat."""
+
+    @abc.abstractmethod
+    def touch_heartbeat(self, run_id: str) -> None:
+        """Refresh the heartbeat of a run."""
+
+    @abc.abstractmethod
+    def read_heartbeat(self, run_id: str) -> Optional[Heartbeat]:
+        """Owner and last beat of a run, or None."""
+
+    @abc.abstractmethod
+    def remove_heartbeat(self, run_id: str) -> None:
+        """Forget the owner of a run (when it ends)."""
 
     # run data -------------------------------------------------------------
     @abc.abstractmethod

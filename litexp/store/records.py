@@ -21,6 +21,7 @@ __all__ = [
     "MetricPoint",
     "DatasetInput",
     "ArtifactEntry",
+    "Heartbeat",
 ]
 
 #: Run statuses, by MLflow's integer code as written in ``meta.yaml``.
@@ -111,3 +112,18 @@ class ArtifactEntry:
     path: str
     is_dir: bool
     file_size: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Who runs a RUNNING run, and when it last showed signs of life.
+
+    ``pid_start`` and ``boot_id`` tell a live process from a later one that
+    reuses the pid (or from the same pid after a reboot).
+    """
+
+    host: str
+    pid: int
+    pid_start: Optional[int] = None
+    boot_id: Optional[str] = None
+    last_beat_ms: Optional[int] = None
