@@ -61,12 +61,29 @@ def _git(*args: str, cwd: str) -> Optional[str]:
     return done.stdout.decode("utf-8", errors="replace")
 
 
+def _maybe_in_git(cwd: str) -> bool:
+    """Cheap check (no subprocess): is there a ``.git`` in ``cwd`` or above it?"""
+    if os.environ.get("GIT_DIR"):
+        return True
+    ceilings = {os.path.abspath(p) for p in os.environ.get("GIT_CEILING_DIRECTORIES", "").split(os.pathsep) if p}
+    path = os.path.abspath(cwd)
+    while True:
+        if os.path.exists(os.path.join(path, ".git")):
+            return True
+        parent = os.path.dirname(path)
+        if parent == path or parent in ceilings:
+            return False
+        path = parent
+
+
 def git_state(cwd: Optional[str] = None) -> Optional[Dict[str, str]]:
     """Commit and uncommitted changes of the git work tree around ``cwd``; None outside git.
 
     Never prints, never prompts, and gives up after a few seconds.
     """
     cwd = cwd or os.getcwd()
+    if not _maybe_in_git(cwd):
+        return None
     head = _git("rev-parse", "--is-inside-work-tree", "HEAD", cwd=cwd)
     if head is None:
         inside = _git("rev-parse", "--is-inside-work-tree", cwd=cwd)

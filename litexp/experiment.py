@@ -151,29 +151,19 @@ class Experiment:
         ``status`` keeps one status; ``filter_string`` uses the search language;
         ``max_results`` caps the count (all by default).
         """
-        from .search import search_runs
+        from ._query import select_runs
 
         if rtype not in (Experiment.RT_D, Experiment.RT_L):
             raise InvalidInputError(f"rtype must be {Experiment.RT_D!r} or {Experiment.RT_L!r}, got {rtype!r}.")
-        runs = self._search(filter_string=filter_string or None)
-        if status is not None:
-            runs = [r for r in runs if r.status == str(status).upper()]
-        if max_results is not None:
-            runs, _ = search_runs(runs, None, None, max_results, None)
+        if status is None:
+            runs, _ = select_runs(self.store, [self.id], filter_string or None, max_results=max_results, full=False)
+        else:
+            runs, _ = select_runs(self.store, [self.id], filter_string or None, full=False)
+            runs = [r for r in runs if r.status == str(status).upper()][:max_results]
         recorders = [self._recorder(r) for r in runs]
         if rtype == Experiment.RT_L:
             return recorders
         return {r.id: r for r in recorders}  # type: ignore[misc]
-
-    def _search(self, filter_string: Optional[str] = None, run_view_type: Any = None, order_by: Any = None) -> List[RunRecord]:
-        from .search import parse_filter, parse_order_by, parse_view_type, search_runs
-
-        parse_filter(filter_string)
-        parse_order_by(order_by)
-        view = parse_view_type(run_view_type)
-        runs = self.store.load_runs([self.id], view)
-        found, _ = search_runs(runs, filter_string, order_by, None, None)
-        return found
 
     def list_stale_recorders(self, max_age: float = 300.0, include_unknown: bool = False) -> Dict[str, str]:
         """RUNNING recorders whose process is gone (same host) or whose heartbeat is older
@@ -211,6 +201,6 @@ class Experiment:
 
     def search_records(self, **kwargs: Any) -> Any:
         """Runs of this experiment as a pandas DataFrame (see ``ExpManager.search_records``)."""
-        from .manager import search_frame
+        from ._query import search_frame
 
         return search_frame(self.store, [self.id], **kwargs)

@@ -4,43 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
-from .errors import ExpAlreadyExistError, InvalidInputError, NotFoundError
+from ._query import search_frame
+from .errors import InvalidInputError, NotFoundError
 from .experiment import Experiment
 from .recorder import Recorder
 from .store import TrackingStore, ViewType
 from .uri import open_store, path_to_uri, uri_to_path
 
 logger = logging.getLogger("litexp")
-
-
-def search_frame(
-    store: TrackingStore,
-    experiment_ids: Sequence[str],
-    filter_string: Optional[str] = None,
-    run_view_type: Any = None,
-    max_results: Optional[int] = None,
-    order_by: Optional[Sequence[str]] = None,
-    page_token: Optional[str] = None,
-) -> Any:
-    """Search runs of ``experiment_ids`` and return MLflow's ``search_runs`` DataFrame.
-
-    The filter and order_by are checked before any run is read.
-    """
-    from .search import parse_filter, parse_order_by, parse_view_type, runs_to_frame, search_runs
-
-    if isinstance(order_by, str):
-        order_by = [order_by]
-    parse_filter(filter_string)
-    parse_order_by(order_by)
-    view = parse_view_type(run_view_type)
-    if max_results is not None and (isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0):
-        raise InvalidInputError(f"max_results must be a non-negative integer or None, got {max_results!r}.")
-    runs = store.load_runs([str(e) for e in experiment_ids], view)
-    found, _ = search_runs(runs, filter_string, order_by, max_results, page_token)
-    return runs_to_frame(found)
 
 
 class ExpManager:

@@ -169,6 +169,11 @@ class QlibRecorder:
 
     # logging to the active recorder ----------------------------------------------------------
     def _active(self) -> Recorder:
+        manager = self._exp_manager
+        if manager is not None:  # fast path: a recorder is running
+            experiment = manager.active_experiment
+            if experiment is not None and experiment.active_recorder is not None:
+                return experiment.active_recorder
         return self.get_exp(start=True).get_recorder(start=True)
 
     def save_objects(self, local_path: Optional[str] = None, artifact_path: Optional[str] = None, **kwargs: Any) -> None:

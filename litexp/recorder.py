@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional
 
 from . import _capture, _lifecycle, _liveness
-from ._writer import BackgroundWriter
+from ._writer import RunWriter
 from .errors import InvalidInputError, LitexpError, LoadObjectError, NotFoundError
 from .store import RunRecord, TrackingStore
 from .store import validation as v
@@ -69,7 +69,7 @@ class Recorder:
         self._uri = uri
         self._artifact_uri: Optional[str] = None
         self.async_logging = async_logging_default() if async_logging is None else bool(async_logging)
-        self._writer: Optional[BackgroundWriter] = None
+        self._writer: Optional[RunWriter] = None
         self._params_logged: Dict[str, str] = {}
         self.killed_by_signal = False
         if run is not None:
@@ -169,7 +169,7 @@ class Recorder:
             self._load(run)
         self._params_logged = {}
         self.killed_by_signal = False
-        self._writer = BackgroundWriter(store, run.run_id)
+        self._writer = RunWriter(store, run.run_id)
         _lifecycle.register(self)
         return run
 
@@ -236,9 +236,14 @@ class Recorder:
 
     def log_metrics(self, step: Optional[int] = None, **kwargs: Any) -> None:
         """Log one point per metric at ``step`` (0 when None), stamped with the current time."""
-        step_int = 0 if step is None else v.integer(step, "Metric step")
+        step_int = 0 if step is None else (step if type(step) is int else v.integer(step, "Metric step"))
         timestamp = _now_ms()
-        points = [(v.validate_key(k, "Metric"), v.metric_value(k, val), timestamp, step_int) for k, val in kwargs.items()]
+        points = []
+        for key, value in kwargs.items():
+            v.validate_key(key, "Metric")
+            if type(value) is not float:
+                value = v.metric_value(key, value)
+            points.append((key, value, timestamp, step_int))
         self._send(metrics=points)
 
     def set_tags(self, **kwargs: Any) -> None:

@@ -126,7 +126,8 @@ def test_damaged_experiment_meta_skipped(populated, store_dir, caplog):
     assert names == {"Default"}
 
 
-def test_reading_writes_nothing(populated, store_dir):
+def test_reading_writes_nothing_without_index(populated, store_dir, monkeypatch):
+    monkeypatch.setenv("LITEXP_INDEX", "0")
     store, exp, runs = populated
 
     def snapshot():

@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import yaml
 
 from ..errors import StorageError
+from . import _meta_yaml
 
 try:  # the C loader/dumper are much faster when PyYAML was built with libyaml
     from yaml import CSafeDumper as _Dumper
@@ -142,8 +143,17 @@ def _drop_partial_append(fd: int, size_before: int, length: int) -> None:
 
 
 def read_bytes(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def read_text(path: str) -> str:
@@ -152,13 +162,21 @@ def read_text(path: str) -> str:
 
 def dump_yaml(data: Dict[str, Any]) -> bytes:
     """Serialise like MLflow: block style, unicode kept, keys sorted."""
-    text = yaml.dump(data, Dumper=_Dumper, default_flow_style=False, allow_unicode=True, sort_keys=True)
+    text = _meta_yaml.dumps(data)
+    if text is None:
+        text = yaml.dump(data, Dumper=_Dumper, default_flow_style=False, allow_unicode=True, sort_keys=True)
     return text.encode("utf-8")
 
 
+def parse_yaml(data: bytes) -> Any:
+    fast = _meta_yaml.loads(data)
+    if fast is not None:
+        return fast
+    return yaml.load(data, Loader=_Loader)
+
+
 def load_yaml(path: str) -> Any:
-    with open(path, "rb") as fh:
-        return yaml.load(fh, Loader=_Loader)
+    return parse_yaml(read_bytes(path))
 
 
 def write_yaml(path: str, data: Dict[str, Any]) -> None:

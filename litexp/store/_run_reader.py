@@ -2,21 +2,23 @@
 
 Whatever cannot be parsed (a damaged meta.yaml, a stray file name, an empty or
 torn metric file) is skipped with one warning; the rest of the run is read.
+File contents come from a source (:mod:`._sources`): the disk, or an index
+that remembers what it parsed while files stay unchanged.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from ..errors import LitexpError
-from . import _fs
-from . import _metric_lines as lines
-from .records import ACTIVE, INT_TO_STATUS, STATUS_TO_INT, DatasetInput, RunRecord
+from ._sources import DiskSource
+from .records import ACTIVE, INT_TO_STATUS, STATUS_TO_INT, DatasetInput, RunRecord, Selection
 from .validation import validate_key
 
 Warn = Callable[..., None]
 META = "meta.yaml"
+_DISK = DiskSource()
 
 
 def _status_name(raw: Any) -> str:
@@ -29,11 +31,11 @@ def _status_name(raw: Any) -> str:
     raise ValueError(f"unknown status {raw!r}")
 
 
-def read_run_meta(run_dir: str, warn: Warn) -> Optional[RunRecord]:
+def read_run_meta(run_dir: str, warn: Warn, source: DiskSource = _DISK) -> Optional[RunRecord]:
     """The run's meta data (no metrics/params/tags), or None if it is not a readable run."""
     meta_path = os.path.join(run_dir, META)
     try:
-        meta = _fs.load_yaml(meta_path)
+        meta = source.meta(meta_path)
     except FileNotFoundError:
         if os.path.basename(run_dir).startswith("."):
             warn(run_dir, "litexp: skipping %s: not a run folder", run_dir)
@@ -49,7 +51,7 @@ def read_run_meta(run_dir: str, warn: Warn) -> Optional[RunRecord]:
             raise ValueError(f"meta.yaml names run {run_id}")
         start = meta.get("start_time")
         end = meta.get("end_time")
-        record = RunRecord(
+        return RunRecord(
             run_id=run_id,
             experiment_id=str(meta["experiment_id"]),
             run_name=str(meta.get("run_name") or ""),
@@ -64,33 +66,56 @@ def read_run_meta(run_dir: str, warn: Warn) -> Optional[RunRecord]:
     except Exception as exc:
         warn(meta_path, "litexp: skipping run folder %s: bad meta.yaml (%s)", run_dir, exc)
         return None
-    return record
 
 
-def _read_text_files(folder: str, kind: str, warn: Warn) -> Dict[str, str]:
-    out: Dict[str, str] = {}
-    for key, path in _fs.walk_files(folder):
+def _walk(source: DiskSource, folder: str) -> Iterator[Tuple[str, str]]:
+    """``(key, path)`` of every file below ``folder``; keys use ``/`` separators."""
+    stack = [("", folder)]
+    while stack:
+        prefix, current = stack.pop()
+        for name, is_dir in source.listing(current):
+            if is_dir:
+                stack.append((prefix + name + "/", os.path.join(current, name)))
+            else:
+                yield prefix + name, os.path.join(current, name)
+
+
+def _files(source: DiskSource, folder: str, keys: Optional[FrozenSet[str]], kind: str) -> Iterator[Tuple[str, str]]:
+    if keys is None:
+        yield from _walk(source, folder)
+        return
+    for key in keys:
         try:
             validate_key(key, kind)
-            out[key] = _fs.read_text(path)
+        except LitexpError:
+            continue  # no such file can be in a store
+        path = os.path.join(folder, *key.split("/"))
+        if source.exists(path):
+            yield key, path
+
+
+def _read_texts(source: DiskSource, folder: str, keys: Optional[FrozenSet[str]], kind: str, warn: Warn) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    for key, path in _files(source, folder, keys, kind):
+        try:
+            validate_key(key, kind)
+            out[key] = source.text(path)
         except (LitexpError, OSError, UnicodeDecodeError) as exc:
             warn(path, "litexp: skipping %s file %s (%s)", kind.lower(), path, exc)
     return out
 
 
-def read_latest_metrics(folder: str, warn: Warn) -> Dict[str, float]:
-    """Latest value of every readable metric file below ``folder``."""
+def _read_latest_metrics(source: DiskSource, folder: str, keys: Optional[FrozenSet[str]], warn: Warn) -> Dict[str, float]:
     out: Dict[str, float] = {}
-    for key, path in _fs.walk_files(folder):
+    for key, path in _files(source, folder, keys, "Metric"):
         try:
             validate_key(key, "Metric")
-            points, skipped = lines.parse_history(_fs.read_bytes(path))
+            best, skipped = source.latest(path)
         except (LitexpError, OSError) as exc:
             warn(path, "litexp: skipping metric file %s (%s)", path, exc)
             continue
         if skipped:
             warn(path, "litexp: skipped %d unreadable line(s) in metric file %s", skipped, path)
-        best = lines.latest(points)
         if best is None:
             warn(path + "#empty", "litexp: skipping metric file %s: no readable line", path)
             continue
@@ -99,6 +124,8 @@ def read_latest_metrics(folder: str, warn: Warn) -> Dict[str, float]:
 
 
 def _read_datasets(run_dir: str, warn: Warn) -> List[DatasetInput]:
+    from . import _fs
+
     inputs = os.path.join(run_dir, "inputs")
     if not os.path.isdir(inputs):
         return []
@@ -113,26 +140,34 @@ def _read_datasets(run_dir: str, warn: Warn) -> List[DatasetInput]:
             dataset = _fs.load_yaml(os.path.join(datasets_dir, str(link["source_id"]), META))
             tags = link.get("tags") or {}
             found.append(
-                DatasetInput(
-                    name=str(dataset["name"]),
-                    digest=str(dataset["digest"]),
-                    context=tags.get("mlflow.data.context"),
-                )
+                DatasetInput(name=str(dataset["name"]), digest=str(dataset["digest"]), context=tags.get("mlflow.data.context"))
             )
         except Exception as exc:
             warn(path, "litexp: skipping dataset input %s (%s)", path, exc)
     return found
 
 
-def read_run(run_dir: str, warn: Warn, meta: Optional[RunRecord] = None) -> Optional[RunRecord]:
-    """The whole run: meta data, latest metrics, params, tags and dataset inputs."""
-    record = meta or read_run_meta(run_dir, warn)
+def read_run(
+    run_dir: str,
+    warn: Warn,
+    meta: Optional[RunRecord] = None,
+    source: DiskSource = _DISK,
+    selection: Optional[Selection] = None,
+) -> Optional[RunRecord]:
+    """The run: meta data, latest metrics, params, tags and dataset inputs (or the selected ones)."""
+    record = meta or read_run_meta(run_dir, warn, source)
     if record is None:
         return None
-    record.metrics = read_latest_metrics(os.path.join(run_dir, "metrics"), warn)
-    record.params = _read_text_files(os.path.join(run_dir, "params"), "Param", warn)
-    record.tags = _read_text_files(os.path.join(run_dir, "tags"), "Tag", warn)
-    record.datasets = _read_datasets(run_dir, warn)
+    sel = selection or Selection()
+    record.metrics = _read_latest_metrics(source, os.path.join(run_dir, "metrics"), sel.metrics, warn)
+    record.params = _read_texts(source, os.path.join(run_dir, "params"), sel.params, "Param", warn)
+    record.tags = _read_texts(source, os.path.join(run_dir, "tags"), sel.tags, "Tag", warn)
+    record.datasets = _read_datasets(run_dir, warn) if sel.datasets else []
     if not record.run_name:
-        record.run_name = record.tags.get("mlflow.runName", "")
+        name = record.tags.get("mlflow.runName")
+        if name is None and sel.tags is not None:
+            name = _read_texts(source, os.path.join(run_dir, "tags"), frozenset({"mlflow.runName"}), "Tag", warn).get(
+                "mlflow.runName"
+            )
+        record.run_name = name or ""
     return record

@@ -25,6 +25,7 @@ from . import _fs
 from . import _metric_lines as lines
 from . import validation as v
 from ._run_reader import read_run, read_run_meta
+from ._sources import DiskSource, IndexedSource
 from .artifacts import ArtifactFolder
 from .interface import TrackingStore
 from .locks import StoreLock
@@ -37,6 +38,7 @@ from .records import (
     Heartbeat,
     MetricPoint,
     RunRecord,
+    Selection,
     ViewType,
 )
 
@@ -76,6 +78,7 @@ class FileStore(TrackingStore):
         self.trash = os.path.join(self.root, TRASH)
         self.lock = StoreLock(self.root)
         self._run_dirs: Dict[str, str] = {}
+        self._sources: Dict[str, DiskSource] = {}
         self._warned: set = set()
         self._warn_lock = threading.Lock()
         if os.path.exists(self.root) and not os.path.isdir(self.root):
@@ -381,7 +384,17 @@ class FileStore(TrackingStore):
         }
         _fs.write_yaml(os.path.join(run_dir, META), meta)
         self._run_dirs[run_id] = run_dir
-        return self.get_run(run_id)
+        return RunRecord(
+            run_id=run_id,
+            experiment_id=experiment.experiment_id,
+            run_name=run_name,
+            user_id=meta["user_id"],
+            status="RUNNING",
+            start_time=meta["start_time"],
+            end_time=None,
+            artifact_uri=meta["artifact_uri"],
+            tags=dict(tags),
+        )
 
     # ------------------------------------------------------------- heartbeat
     def _write_heartbeat_file(self, run_dir: str, owner: Heartbeat) -> None:
@@ -450,7 +463,9 @@ class FileStore(TrackingStore):
         meta["status"] = STATUS_TO_INT[status]
         meta["end_time"] = None if end_time is None else int(end_time)
         _fs.write_yaml(os.path.join(run_dir, META), meta)
-        return self.get_run(run_id)
+        record = read_run_meta(run_dir, self.warn_once)
+        assert record is not None
+        return record
 
     def _set_lifecycle(self, run_id: str, stage: str) -> None:
         run_dir, meta = self._load_meta(run_id)
@@ -484,20 +499,48 @@ class FileStore(TrackingStore):
                 ids.append(meta.run_id)
         return ids
 
-    def load_runs(self, experiment_ids: Sequence[str], view_type: int = ViewType.ACTIVE_ONLY) -> List[RunRecord]:
+    def _source(self, exp_dir: str) -> DiskSource:
+        """The index of an experiment folder (``LITEXP_INDEX=0``: read every file every time)."""
+        if os.environ.get("LITEXP_INDEX", "1").strip().lower() in ("0", "false", "no", "off"):
+            return DiskSource()
+        source = self._sources.get(exp_dir)
+        if source is None:
+            source = self._sources[exp_dir] = IndexedSource(exp_dir)
+        source.begin()
+        return source
+
+    def load_runs(
+        self,
+        experiment_ids: Sequence[str],
+        view_type: int = ViewType.ACTIVE_ONLY,
+        selection: Optional[Selection] = None,
+        run_ids: Optional[Sequence[str]] = None,
+    ) -> List[RunRecord]:
+        """Every readable run of the experiments in the view, with its data.
+
+        ``selection`` limits which metrics/params/tags are read; ``run_ids``
+        limits which runs. Reads go through the experiment's index.
+        """
         stages = ViewType.stages(view_type)
+        wanted = set(run_ids) if run_ids is not None else None
         runs: List[RunRecord] = []
         for experiment_id in experiment_ids:
             exp_dir = self._exp_dir(str(experiment_id))
             if exp_dir is None:
                 continue
-            for run_dir in self._run_dirs_of(exp_dir):
-                meta = read_run_meta(run_dir, self.warn_once)
+            source = self._source(exp_dir)
+            for name, is_dir in source.listing(exp_dir):
+                if not is_dir or name in RESERVED_EXPERIMENT_FOLDERS or (wanted is not None and name not in wanted):
+                    continue
+                run_dir = os.path.join(exp_dir, name)
+                meta = read_run_meta(run_dir, self.warn_once, source)
                 if meta is None or meta.experiment_id != str(experiment_id) or meta.lifecycle_stage not in stages:
                     continue
-                record = read_run(run_dir, self.warn_once, meta)
+                record = read_run(run_dir, self.warn_once, meta, source, selection)
                 if record is not None:
                     runs.append(record)
+            complete = selection is None and wanted is None and view_type == ViewType.ALL
+            source.save(complete)
         return runs
 
     # --------------------------------------------------------------- run data

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 from typing import List, Mapping, Optional, Sequence, Tuple
 
-from .records import ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord
+from .records import ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection
 
 
 class TrackingStore(abc.ABC):
@@ -67,7 +67,7 @@ class TrackingStore(abc.ABC):
 
     @abc.abstractmethod
     def update_run(self, run_id: str, status: str, end_time: Optional[int]) -> RunRecord:
-        """Set status and end time."""
+        """Set status and end time; returns the run's meta data (no metrics, params or tags)."""
 
     @abc.abstractmethod
     def delete_run(self, run_id: str) -> None:
@@ -78,8 +78,17 @@ class TrackingStore(abc.ABC):
         """Undo :meth:`delete_run`."""
 
     @abc.abstractmethod
-    def load_runs(self, experiment_ids: Sequence[str], view_type: int = 1) -> List[RunRecord]:
-        """Every readable run of these experiments, with data, for searching."""
+    def load_runs(
+        self,
+        experiment_ids: Sequence[str],
+        view_type: int = 1,
+        selection: Optional[Selection] = None,
+        run_ids: Optional[Sequence[str]] = None,
+    ) -> List[RunRecord]:
+        """Every readable run of these experiments, with data, for searching.
+
+        ``selection`` limits the metrics/params/tags read; ``run_ids`` the runs.
+        """
 
     @abc.abstractmethod
     def write_heartbeat(self, run_id: str, owner: Heartbeat) -> None:

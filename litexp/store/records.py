@@ -7,7 +7,7 @@ can produce them and the search layer can consume them without reading disk.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, FrozenSet, List, Optional
 
 __all__ = [
     "RUN_STATUSES",
@@ -22,6 +22,7 @@ __all__ = [
     "DatasetInput",
     "ArtifactEntry",
     "Heartbeat",
+    "Selection",
 ]
 
 #: Run statuses, by MLflow's integer code as written in ``meta.yaml``.
@@ -127,3 +128,13 @@ class Heartbeat:
     pid_start: Optional[int] = None
     boot_id: Optional[str] = None
     last_beat_ms: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which keys of each run to read (``None`` = all of that kind)."""
+
+    metrics: Optional[FrozenSet[str]] = None
+    params: Optional[FrozenSet[str]] = None
+    tags: Optional[FrozenSet[str]] = None
+    datasets: bool = True

@@ -27,6 +27,9 @@ _RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
 _EXPERIMENT_ID_RE = re.compile(r"^[0-9]{1,32}$")
 
 
+_valid_keys: set = set()
+
+
 def validate_key(key: Any, kind: str) -> str:
     """Return ``key`` if it is a valid metric/param/tag name, else raise.
 
@@ -34,6 +37,8 @@ def validate_key(key: Any, kind: str) -> str:
     most 250 characters, already normalised (no ``//``, ``./``, ``..`` parts,
     no leading or trailing ``/``).
     """
+    if key in _valid_keys and type(key) is str:
+        return key
     if not isinstance(key, str):
         raise InvalidInputError(f"{kind} key must be a string, got {type(key).__name__}: {key!r}.")
     if not key:
@@ -57,6 +62,8 @@ def validate_key(key: Any, kind: str) -> str:
             f"Invalid {kind} key {key!r}: it must be a plain relative name without '.', '..' "
             "or empty path parts."
         )
+    if len(_valid_keys) < 100_000:
+        _valid_keys.add(key)
     return key
 
 
