@@ -262,8 +262,12 @@ class Recorder:
 
     # artifacts -----------------------------------------------------------------
     def log_artifact(self, local_path: str, artifact_path: Optional[str] = None) -> None:
-        """Copy a file (or the content of a folder) into the run's artifacts."""
-        self.store.log_artifact(self._require_id(), os.fspath(local_path), artifact_path)
+        """Copy a file or a folder (kept under its own name, as MLflow does) into the run's artifacts."""
+        local_path = os.fspath(local_path)
+        if os.path.isdir(local_path):
+            name = os.path.basename(os.path.normpath(os.path.abspath(local_path)))
+            artifact_path = "/".join(p for p in (v.artifact_subpath(artifact_path), name) if p)
+        self.store.log_artifact(self._require_id(), local_path, artifact_path)
 
     def save_objects(self, local_path: Optional[str] = None, artifact_path: Optional[str] = None, **kwargs: Any) -> None:
         """Save files from ``local_path``, or pickle each keyword argument as an artifact named after its key.

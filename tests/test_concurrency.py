@@ -79,7 +79,7 @@ def test_concurrent_appends_to_one_run_never_interleave(tmp_path):
         s = FileStore(sys.argv[1])
         w = int(sys.argv[3])
         for i in range(300):
-            s.log_batch(sys.argv[2], [("m", float(w * 1000 + i), i, w)] * 3)
+            s.log_batch(sys.argv[2], [("m", float(w * 1000 + i), i, w * 10 + k) for k in range(3)])
         """
     )
     procs = [

@@ -94,3 +94,13 @@ def test_many_points_batched(R):
         rec = R.get_recorder()
     hist = rec.get_metric_history("v")
     assert len(hist) == 2000 and hist[-1].value == 1999.0
+
+
+def test_identical_points_are_written_once(R):
+    with R.start(experiment_name="e"):
+        rec = R.get_recorder()
+        rec.store.log_batch(rec.id, [("d", 1.0, 5, 0), ("d", 1.0, 5, 0), ("d", 2.0, 5, 0)])
+        rec.store.log_batch(rec.id, [("d", 2.0, 5, 0), ("d", float("nan"), 6, 0), ("d", float("nan"), 6, 0)])
+        hist = rec.get_metric_history("d")
+    assert [(p.timestamp, p.step) for p in hist] == [(5, 0), (5, 0), (6, 0)]
+    assert [p.value for p in hist][:2] == [1.0, 2.0]

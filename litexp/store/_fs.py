@@ -27,9 +27,13 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 TMP_SUFFIX = ".litexp-tmp"
 
 
-def temp_path_in(folder: str, name: str) -> str:
-    """A unique temporary file name inside ``folder`` (a file, never a folder)."""
-    return os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
+def temp_path_in(folder: str, name: str = "") -> str:
+    """A unique temporary file name inside ``folder`` (a file, never a folder).
+
+    The target's name is not part of it, so the longest valid keys still fit
+    the file system's name limit.
+    """
+    return os.path.join(folder, f".litexp.{os.getpid()}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}")
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -154,6 +158,27 @@ def read_bytes(path: str) -> bytes:
     finally:
         os.close(fd)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def last_line(path: str, limit: int = 256) -> Optional[bytes]:
+    """The last complete line of a file (without its newline), or None."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        start = max(0, size - limit)
+        tail = os.pread(fd, size - start, start)
+    finally:
+        os.close(fd)
+    if not tail.endswith(b"\n"):
+        return None
+    body = tail[:-1]
+    cut = body.rfind(b"\n")
+    if cut < 0 and start > 0:
+        return None
+    return body[cut + 1:]
 
 
 def read_text(path: str) -> str:

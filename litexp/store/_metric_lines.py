@@ -60,3 +60,22 @@ def latest(points: List[Point]) -> Optional[Point]:
     if not points:
         return None
     return max(points, key=lambda p: (p[2], p[0], p[1]))
+
+
+def without_repeats(points: List[Point], last_line: Optional[bytes]) -> List[Point]:
+    """Drop points identical (timestamp, value, step) to an earlier one of the batch or to
+    the file's last line. They carry nothing new, and MLflow's SQLite migration refuses them."""
+    seen = set()
+    if last_line:
+        try:
+            ts, val, step = parse_line(last_line.decode("ascii"))
+            seen.add((ts, repr(val), step))
+        except (ValueError, UnicodeDecodeError):
+            pass
+    out = []
+    for ts, val, step in points:
+        key = (ts, repr(val), step)
+        if key not in seen:
+            seen.add(key)
+            out.append((ts, val, step))
+    return out

@@ -72,6 +72,8 @@ class IndexedSource(DiskSource):
     def __init__(self, exp_dir: str, persist: bool = True) -> None:
         self.exp_dir = exp_dir
         self.path = os.path.join(exp_dir, INDEX_FILE)
+        self._prefix = exp_dir.rstrip(os.sep) + os.sep
+        self._prefix_len = len(self._prefix)
         self.persist = persist
         self.entries: Dict[str, list] = {}
         self.used: Dict[str, list] = {}
@@ -88,7 +90,8 @@ class IndexedSource(DiskSource):
             self.entries = {}
 
     def _key(self, path: str) -> str:
-        return os.path.relpath(path, self.exp_dir)
+        # paths handed in are always built by joining onto exp_dir
+        return path[self._prefix_len:] if path.startswith(self._prefix) else os.path.relpath(path, self.exp_dir)
 
     def _settled(self, st: os.stat_result) -> bool:
         return self.now_ns - st.st_mtime_ns > RACY_SECONDS * 1e9
@@ -112,7 +115,8 @@ class IndexedSource(DiskSource):
         if self._settled(st):
             entry = [_signature(st), value]
             self.used[key] = entry
-            self.dirty = True
+            if self.entries.get(key) != entry:
+                self.dirty = True
 
     def listing(self, folder: str) -> List[Tuple[str, bool]]:
         try:
@@ -186,7 +190,7 @@ class IndexedSource(DiskSource):
         """Persist the index. After a ``complete`` read (every file of the experiment
         visited) only the entries used are kept, so those of vanished files go."""
         entries = self.used if complete else {**self.entries, **self.used}
-        changed = self.dirty or entries.keys() != self.entries.keys()
+        changed = self.dirty or len(entries) != len(self.entries)
         self.entries, self.used, self.dirty = entries, {}, False
         if not changed or not self.persist:
             return

@@ -79,6 +79,7 @@ class ArtifactFolder:
         """Copy a file (into ``artifact_path``) or the content of a folder."""
         local_path = os.fspath(local_path)
         dest = self._resolve(artifact_path)
+        os.makedirs(self.root, exist_ok=True)
         if os.path.isfile(local_path):
             self._copy_file(local_path, os.path.join(dest, os.path.basename(local_path)))
         elif os.path.isdir(local_path):

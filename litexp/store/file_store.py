@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from urllib.parse import unquote, urlparse
 
 from ..errors import ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError
 from . import _fs
@@ -596,7 +598,9 @@ class FileStore(TrackingStore):
                     )
         for key, points in by_key.items():
             path = self._data_path(os.path.join(run_dir, "metrics"), key, "Metric")
-            _fs.append_to_file(path, lines.format_lines(points), run_dir)
+            points = lines.without_repeats(points, _fs.last_line(path))
+            if points:
+                _fs.append_to_file(path, lines.format_lines(points), run_dir)
         for key, text in clean_tags.items():
             self._write_tag_file(run_dir, os.path.join(run_dir, "tags"), key, text)
         if "mlflow.runName" in clean_tags and clean_tags["mlflow.runName"] != meta.get("run_name"):
@@ -625,8 +629,35 @@ class FileStore(TrackingStore):
 
     # -------------------------------------------------------------- artifacts
     def _artifacts(self, run_id: str) -> ArtifactFolder:
-        run_dir = self._find_run_dir(run_id)
-        return ArtifactFolder(os.path.join(run_dir, "artifacts"), tmp_folder=run_dir)
+        """The run's artifact folder: where its ``artifact_uri`` points, as MLflow reads it.
+
+        A default-layout URI that no longer exists (a moved store, a deleted
+        experiment in ``.trash``) means the ``artifacts`` folder of the run.
+        """
+        run_dir, meta = self._load_meta(run_id)
+        default = os.path.join(run_dir, "artifacts")
+        uri = meta.get("artifact_uri")
+        if not uri:
+            return ArtifactFolder(default, tmp_folder=run_dir)
+        uri = str(uri)
+        if uri.startswith("file:"):
+            parsed = urlparse(uri)
+            if parsed.netloc not in ("", "localhost"):
+                raise InvalidInputError(f"Artifacts of recorder {run_id} are on host {parsed.netloc!r} ({uri}).")
+            path = unquote(parsed.path) if uri.startswith("file://") else unquote(uri[len("file:"):])
+        elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", uri):
+            raise InvalidInputError(
+                f"Artifacts of recorder {run_id} are at {uri}; litexp reads and writes local artifact folders only."
+            )
+        else:
+            path = uri
+        path = os.path.abspath(path)
+        if path == default or os.path.realpath(path) == os.path.realpath(default):
+            return ArtifactFolder(default, tmp_folder=run_dir)
+        moved_default = path.endswith(os.sep + os.path.join(str(meta.get("experiment_id")), run_id, "artifacts"))
+        if os.path.isdir(path) or not moved_default:
+            return ArtifactFolder(path, tmp_folder=os.path.dirname(path))
+        return ArtifactFolder(default, tmp_folder=run_dir)
 
     def artifact_uri(self, run_id: str) -> str:
         _, meta = self._load_meta(run_id)
