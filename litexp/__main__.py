@@ -1,4 +1,12 @@
-"""Command line: ``python -m litexp <verb>`` (also installed as ``litexp``)."""
+"""Command line: ``python -m litexp VERB`` (also installed as ``litexp``).
+
+The verbs mirror library calls:
+
+- ``experiments`` — ``R.list_experiments()`` (``--filter`` like MLflow's ``search_experiments``)
+- ``runs EXPERIMENT`` — ``R.search_records(...)`` (``--filter``, ``--order-by``, ``--max-results``, ``--view``)
+- ``stale [EXPERIMENT...]`` — ``ExpManager.end_stale_recorders`` (lists; ``--end`` marks them KILLED)
+- ``ui [STORE]`` — open the store in ``mlflow ui`` (or print how to)
+"""
 
 from __future__ import annotations
 
@@ -7,41 +15,100 @@ import sys
 from typing import List, Optional
 
 
-def _cmd_experiments(args: argparse.Namespace) -> int:
+def _manager(uri: str):  # type: ignore[no-untyped-def]
     from .manager import FileExpManager
 
-    manager = FileExpManager(args.uri, "Experiment")
-    for name, exp in manager.list_experiments().items():
+    return FileExpManager(uri, "Experiment")
+
+
+def _cmd_experiments(args: argparse.Namespace) -> int:
+    manager = _manager(args.uri)
+    for name, exp in manager.list_experiments(filter_string=args.filter).items():
         print(f"{exp.id}\t{name}")
     return 0
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from .manager import FileExpManager
-
-    manager = FileExpManager(args.uri, "Experiment")
+    manager = _manager(args.uri)
     exp = manager.get_exp(experiment_name=args.experiment, create=False)
-    frame = manager.search_records([exp.id], filter_string=args.filter, max_results=args.max_results)
-    print(frame.to_string(index=False) if len(frame) else "no runs")
+    frame = manager.search_records(
+        [exp.id],
+        filter_string=args.filter,
+        order_by=args.order_by or None,
+        max_results=args.max_results,
+        run_view_type=args.view,
+    )
+    if args.csv:
+        frame.to_csv(sys.stdout, index=False)
+    else:
+        print(frame.to_string(index=False) if len(frame) else "no runs")
     return 0
+
+
+def _cmd_stale(args: argparse.Namespace) -> int:
+    manager = _manager(args.uri)
+    ids = [manager.get_exp(experiment_name=name, create=False).id for name in args.experiments] or None
+    if args.end:
+        found = manager.end_stale_recorders(ids, max_age=args.max_age, include_unknown=args.include_unknown)
+    else:
+        found = {}
+        exps = ids or [e.id for e in manager.list_experiments().values()]
+        for exp_id in exps:
+            exp = manager.get_exp(experiment_id=exp_id, create=False)
+            found.update(exp.list_stale_recorders(args.max_age, args.include_unknown))
+    for run_id, reason in found.items():
+        print(f"{run_id}\t{'ended KILLED: ' if args.end else ''}{reason}")
+    if not found:
+        print("no stale runs")
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from ._ui import ui_main
+
+    return ui_main(args.store, args.port, args.host)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="litexp", description="Inspect and repair a litexp / MLflow mlruns store.")
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    p = sub.add_parser("experiments", help="list active experiments (R.list_experiments)")
+    p.add_argument("--uri", default="file:./mlruns", help="the store (default file:./mlruns)")
+    p.add_argument("--filter", default=None, help="e.g. \"name LIKE 'alpha%%'\"")
+    p.set_defaults(func=_cmd_experiments)
+
+    p = sub.add_parser("runs", help="search the runs of an experiment (R.search_records)")
+    p.add_argument("experiment", help="experiment name")
+    p.add_argument("--uri", default="file:./mlruns")
+    p.add_argument("--filter", default=None, help="e.g. \"metrics.ic > 0.02 and params.model = 'lgbm'\"")
+    p.add_argument("--order-by", action="append", help="e.g. 'metrics.ic DESC' (repeatable)")
+    p.add_argument("--max-results", type=int, default=None)
+    p.add_argument("--view", default="ACTIVE_ONLY", help="ACTIVE_ONLY, DELETED_ONLY or ALL")
+    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    p.set_defaults(func=_cmd_runs)
+
+    p = sub.add_parser("stale", help="find (and with --end, end as KILLED) runs whose process is gone")
+    p.add_argument("experiments", nargs="*", help="experiment names (default: all)")
+    p.add_argument("--uri", default="file:./mlruns")
+    p.add_argument("--max-age", type=float, default=300.0, help="heartbeat age in seconds that counts as stale")
+    p.add_argument("--include-unknown", action="store_true", help="also judge runs without a litexp heartbeat by age")
+    p.add_argument("--end", action="store_true", help="mark them KILLED with the last heartbeat as end time")
+    p.set_defaults(func=_cmd_stale)
+
+    p = sub.add_parser("ui", help="open the store in MLflow's UI (or print how to)")
+    p.add_argument("store", nargs="?", default=None, help="the mlruns folder (default ./mlruns)")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=_cmd_ui)
+    return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``litexp`` command."""
     from .errors import LitexpError
 
-    parser = argparse.ArgumentParser(prog="litexp", description="Inspect a litexp / MLflow mlruns store.")
-    sub = parser.add_subparsers(dest="verb", required=True)
-    p = sub.add_parser("experiments", help="list active experiments (like R.list_experiments)")
-    p.add_argument("--uri", default="file:./mlruns")
-    p.set_defaults(func=_cmd_experiments)
-    p = sub.add_parser("runs", help="search the runs of an experiment (like R.search_records)")
-    p.add_argument("experiment")
-    p.add_argument("--uri", default="file:./mlruns")
-    p.add_argument("--filter", default=None)
-    p.add_argument("--max-results", type=int, default=None)
-    p.set_defaults(func=_cmd_runs)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except LitexpError as exc:
