@@ -71,13 +71,14 @@ def read_run_meta(run_dir: str, warn: Warn, source: DiskSource = _DISK) -> Optio
 def _walk(source: DiskSource, folder: str) -> Iterator[Tuple[str, str]]:
     """``(key, path)`` of every file below ``folder``; keys use ``/`` separators."""
     stack = [("", folder)]
+    sep = os.sep
     while stack:
         prefix, current = stack.pop()
         for name, is_dir in source.listing(current):
             if is_dir:
-                stack.append((prefix + name + "/", os.path.join(current, name)))
+                stack.append((prefix + name + "/", current + sep + name))
             else:
-                yield prefix + name, os.path.join(current, name)
+                yield prefix + name, current + sep + name
 
 
 def _files(source: DiskSource, folder: str, keys: Optional[FrozenSet[str]], kind: str) -> Iterator[Tuple[str, str]]:

@@ -105,9 +105,11 @@ class IndexedSource(DiskSource):
                 self.dirty = True
             raise
         entry = self.entries.get(key)
-        if entry is not None and entry[0] == _signature(st):
-            self.used[key] = entry
-            return entry, st
+        if entry is not None:
+            sig = entry[0]
+            if sig[0] == st.st_mtime_ns and sig[1] == st.st_size and sig[2] == st.st_ino:
+                self.used[key] = entry
+                return entry, st
         return None, st
 
     def _remember(self, kind: str, path: str, st: os.stat_result, value: Any) -> None:
@@ -124,7 +126,7 @@ class IndexedSource(DiskSource):
         except (FileNotFoundError, NotADirectoryError):
             return []
         if entry is not None:
-            return [tuple(x) for x in entry[1]]  # type: ignore[misc]
+            return entry[1]  # type: ignore[no-any-return]
         names = super().listing(folder)
         self._remember("d", folder, st, [list(x) for x in names])  # type: ignore[arg-type]
         return names
