@@ -47,6 +47,7 @@ from .records import (
 logger = logging.getLogger("litexp")
 
 TRASH = ".trash"
+MODELS_FOLDER = "models"
 META = "meta.yaml"
 HEARTBEAT = ".litexp-heartbeat"  # a file in the run folder; MLflow ignores unknown files there
 DEFAULT_EXPERIMENT_ID = "0"
@@ -149,7 +150,8 @@ class FileStore(TrackingStore):
             experiment_id=exp_id,
             name=name,
             artifact_location=str(meta.get("artifact_location") or self._uri(exp_dir)),
-            lifecycle_stage=meta.get("lifecycle_stage") or ACTIVE,
+            # MLflow 1.x moved deleted experiments to .trash without changing their meta
+            lifecycle_stage=DELETED if os.path.dirname(exp_dir) == self.trash else (meta.get("lifecycle_stage") or ACTIVE),
             creation_time=meta.get("creation_time"),
             last_update_time=meta.get("last_update_time"),
             tags=tags,
@@ -183,8 +185,8 @@ class FileStore(TrackingStore):
         found: List[ExperimentRecord] = []
         for parent in parents:
             for name in sorted(_fs.list_subfolders(parent)):
-                if parent == self.root and name == TRASH:
-                    continue
+                if parent == self.root and name in (TRASH, MODELS_FOLDER):
+                    continue  # MLflow's trash, and the model registry folder `mlflow server` makes
                 path = os.path.join(parent, name)
                 if not _is_experiment_folder_name(name):
                     self.warn_once(path, "litexp: skipping %s: not an experiment folder", path)

@@ -78,6 +78,10 @@ class TrackingStore(abc.ABC):
         """Undo :meth:`delete_run`."""
 
     @abc.abstractmethod
+    def list_run_ids(self, experiment_id: str, view_type: int = 1) -> List[str]:
+        """Ids of the readable runs of one experiment in the view (meta data only)."""
+
+    @abc.abstractmethod
     def load_runs(
         self,
         experiment_ids: Sequence[str],
@@ -137,6 +141,10 @@ class TrackingStore(abc.ABC):
     @abc.abstractmethod
     def download_artifact(self, run_id: str, path: str, dst_path: Optional[str] = None) -> str:
         """A local path holding the artifact (the file in the store, or a copy under ``dst_path``)."""
+
+    @abc.abstractmethod
+    def artifact_local_path(self, run_id: str, path: str) -> str:
+        """A local path where an existing artifact can be read."""
 
     @abc.abstractmethod
     def run_folder(self, run_id: str) -> str:
