@@ -151,6 +151,7 @@ class _WriterService:
         with self._lock:
             self._writers[id(writer)] = writer
             self._ensure_thread()
+        self._event.set()  # let the thread pick up this writer's heartbeat interval
 
     def remove(self, writer: RunWriter) -> None:
         with self._lock:
