@@ -5,8 +5,11 @@
 ...     R.log_metrics(step=0, ic=0.1)
 
 Public names: ``R``, ``QlibRecorder``, ``ExpManager``, ``FileExpManager``,
-``Experiment``, ``Recorder`` and the errors of :mod:`litexp.errors`.
+``Experiment``, ``Recorder`` and the errors of :mod:`litexp.errors`. The API
+classes are imported on first use, so ``import litexp`` stays cheap.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ExpAlreadyExistError,
@@ -19,12 +22,23 @@ from .errors import (
     SearchSyntaxError,
     StorageError,
 )
-from .experiment import Experiment
-from .manager import ExpManager, FileExpManager
-from .qlib_recorder import QlibRecorder, R
-from .recorder import Recorder
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .experiment import Experiment
+    from .manager import ExpManager, FileExpManager
+    from .qlib_recorder import QlibRecorder, R
+    from .recorder import Recorder
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "R": "qlib_recorder",
+    "QlibRecorder": "qlib_recorder",
+    "ExpManager": "manager",
+    "FileExpManager": "manager",
+    "Experiment": "experiment",
+    "Recorder": "recorder",
+}
 
 __all__ = [
     "R",
@@ -43,3 +57,18 @@ __all__ = [
     "SearchSyntaxError",
     "StorageError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'litexp' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

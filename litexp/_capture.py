@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import subprocess
 import sys
 from typing import Dict, Optional
 
@@ -41,6 +40,8 @@ def run_params() -> Dict[str, str]:
 
 
 def _git(*args: str, cwd: str) -> Optional[str]:
+    import subprocess
+
     env = dict(os.environ)
     env.update(_GIT_ENV)
     try:

@@ -7,7 +7,6 @@ reused), or when its heartbeat is older than ``max_age`` seconds (any host).
 from __future__ import annotations
 
 import os
-import socket
 import time
 from functools import lru_cache
 from typing import Optional
@@ -36,7 +35,7 @@ def pid_start(pid: int) -> Optional[int]:
 
 def this_process() -> Heartbeat:
     pid = os.getpid()
-    return Heartbeat(host=socket.gethostname(), pid=pid, pid_start=pid_start(pid), boot_id=boot_id())
+    return Heartbeat(host=os.uname().nodename, pid=pid, pid_start=pid_start(pid), boot_id=boot_id())
 
 
 def _process_alive(hb: Heartbeat) -> bool:
@@ -75,7 +74,7 @@ def stale_reason(
             return None
         age = now - run.start_time / 1000.0
         return f"no heartbeat and started {age:.0f} s ago" if age > max_age else None
-    if hb.host == socket.gethostname() and not _process_alive(hb):
+    if hb.host == os.uname().nodename and not _process_alive(hb):
         return f"process {hb.pid} on {hb.host} is gone"
     if hb.last_beat_ms is not None:
         age = now - hb.last_beat_ms / 1000.0

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import errno
 import os
-import uuid
 from typing import Any, Dict, Iterator, List, Optional, Tuple
-
-import yaml
 
 from ..errors import StorageError
 from . import _meta_yaml
 
-try:  # the C loader/dumper are much faster when PyYAML was built with libyaml
-    from yaml import CSafeDumper as _Dumper
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+def _yaml() -> Any:
+    """PyYAML and its fastest safe loader/dumper, imported on first need."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml, loader, dumper
 
 TMP_SUFFIX = ".litexp-tmp"
 
@@ -33,7 +32,7 @@ def temp_path_in(folder: str, name: str = "") -> str:
     The target's name is not part of it, so the longest valid keys still fit
     the file system's name limit.
     """
-    return os.path.join(folder, f".litexp.{os.getpid()}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}")
+    return os.path.join(folder, f".litexp.{os.getpid()}.{os.urandom(6).hex()}{TMP_SUFFIX}")
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -189,7 +188,8 @@ def dump_yaml(data: Dict[str, Any]) -> bytes:
     """Serialise like MLflow: block style, unicode kept, keys sorted."""
     text = _meta_yaml.dumps(data)
     if text is None:
-        text = yaml.dump(data, Dumper=_Dumper, default_flow_style=False, allow_unicode=True, sort_keys=True)
+        yaml, _, dumper = _yaml()
+        text = yaml.dump(data, Dumper=dumper, default_flow_style=False, allow_unicode=True, sort_keys=True)
     return text.encode("utf-8")
 
 
@@ -197,7 +197,8 @@ def parse_yaml(data: bytes) -> Any:
     fast = _meta_yaml.loads(data)
     if fast is not None:
         return fast
-    return yaml.load(data, Loader=_Loader)
+    yaml, loader, _ = _yaml()
+    return yaml.load(data, Loader=loader)
 
 
 def load_yaml(path: str) -> Any:

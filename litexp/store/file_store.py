@@ -14,13 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
 import threading
 import time
-import uuid
-from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote_from_bytes, unquote, urlparse
 
 from ..errors import ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError
 from . import _fs
@@ -62,7 +59,15 @@ def now_ms() -> int:
 
 def new_experiment_id() -> str:
     """An 18-digit random integer, as MLflow makes them."""
-    return str(10**17 + secrets.randbelow(9 * 10**17))
+    return str(10**17 + int.from_bytes(os.urandom(8), "big") % (9 * 10**17))
+
+
+def _uuid4_hex() -> str:
+    """A random (version 4) UUID as 32 hex digits, like ``uuid.uuid4().hex``."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
 
 
 def _is_experiment_folder_name(name: str) -> bool:
@@ -116,7 +121,8 @@ class FileStore(TrackingStore):
         return None
 
     def _uri(self, path: str) -> str:
-        return Path(path).as_uri()
+        """``file://`` URI of an absolute path, as ``pathlib.Path.as_uri`` writes it."""
+        return "file://" + quote_from_bytes(os.fsencode(path))
 
     # ------------------------------------------------------------ experiments
     def _read_experiment(self, exp_dir: str) -> Optional[ExperimentRecord]:
@@ -357,9 +363,9 @@ class FileStore(TrackingStore):
         tags = self._validated_tags(tags)
         if run_name is not None:
             run_name = v.tag_value("mlflow.runName", run_name)
-        run_name = run_name or tags.get("mlflow.runName") or f"run-{uuid.uuid4().hex[:8]}"
+        run_name = run_name or tags.get("mlflow.runName") or f"run-{os.urandom(4).hex()}"
         tags["mlflow.runName"] = run_name
-        run_id = uuid.uuid4().hex
+        run_id = _uuid4_hex()
         exp_dir = self._exp_dir_active(experiment.experiment_id)
         run_dir = os.path.join(exp_dir, run_id)
         os.makedirs(run_dir)

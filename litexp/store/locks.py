@@ -20,12 +20,8 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import time
-import uuid
 from typing import List, Optional, Tuple
-
-import filelock
 
 from ..errors import InvalidInputError, LockTimeoutError
 
@@ -108,7 +104,7 @@ class SoftLock:
         self._token: Optional[str] = None
 
     def _owner_text(self) -> str:
-        return f"{socket.gethostname()} {os.getpid()} {time.time():.3f} {self._token}\n"
+        return f"{os.uname().nodename} {os.getpid()} {time.time():.3f} {self._token}\n"
 
     def _is_stale(self) -> bool:
         try:
@@ -119,12 +115,12 @@ class SoftLock:
             return False
         if age > _stale_after():
             return True
-        if len(parts) >= 2 and parts[0] == socket.gethostname() and parts[1].isdigit():
+        if len(parts) >= 2 and parts[0] == os.uname().nodename and parts[1].isdigit():
             return not _pid_alive(int(parts[1]))
         return False
 
     def _break(self) -> None:
-        aside = f"{self.path}.{uuid.uuid4().hex[:8]}.stale"
+        aside = f"{self.path}.{os.urandom(4).hex()}.stale"
         try:
             os.rename(self.path, aside)
             os.unlink(aside)
@@ -132,7 +128,7 @@ class SoftLock:
             pass
 
     def acquire(self) -> None:
-        self._token = uuid.uuid4().hex
+        self._token = os.urandom(16).hex()
         deadline = time.monotonic() + self.timeout
         delay = 0.005
         while True:
@@ -182,7 +178,10 @@ class StoreLock:
         else:
             self.path = os.path.join(root, LOCK_FILE_NAME)
             self._soft = None
+            import filelock
+
             self._lock = filelock.FileLock(self.path, timeout=self.timeout)
+            self._timeout_error = filelock.Timeout
 
     def __enter__(self) -> "StoreLock":
         if self._soft is not None:
@@ -190,7 +189,7 @@ class StoreLock:
             return self
         try:
             self._lock.acquire()
-        except filelock.Timeout as exc:
+        except self._timeout_error as exc:
             raise LockTimeoutError(
                 f"Could not lock the store within {self.timeout:g} s: {self.path} is held by another "
                 "process. If no litexp process is using this store, delete that file and retry "
