@@ -145,6 +145,22 @@ def _drop_partial_append(fd: int, size_before: int, length: int) -> None:
         pass
 
 
+def read_with_stat(path: str) -> "tuple[bytes, os.stat_result]":
+    """A file's content and its ``fstat`` (taken before reading)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        chunks = []
+        while True:
+            chunk = os.read(fd, max(st.st_size + 1, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), st
+
+
 def read_bytes(path: str) -> bytes:
     fd = os.open(path, os.O_RDONLY)
     try:

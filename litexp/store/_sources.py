@@ -97,7 +97,11 @@ class IndexedSource(DiskSource):
         return self.now_ns - st.st_mtime_ns > RACY_SECONDS * 1e9
 
     def _lookup(self, kind: str, path: str) -> Tuple[Optional[list], Optional[os.stat_result]]:
+        """The entry for ``path`` if the file is unchanged (and its stat); (None, None)
+        without a stat when there is no entry, so the reader stats the open file."""
         key = kind + ":" + self._key(path)
+        if kind != "d" and key not in self.entries:
+            return None, None
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -132,19 +136,21 @@ class IndexedSource(DiskSource):
         return names
 
     def meta(self, path: str) -> Any:
-        entry, st = self._lookup("m", path)
+        entry, _ = self._lookup("m", path)
         if entry is not None:
             return dict(entry[1])
-        value = super().meta(path)
+        data, st = _fs.read_with_stat(path)
+        value = _fs.parse_yaml(data)
         if isinstance(value, dict):
             self._remember("m", path, st, value)
         return value
 
     def text(self, path: str) -> str:
-        entry, st = self._lookup("t", path)
+        entry, _ = self._lookup("t", path)
         if entry is not None:
-            return entry[1]
-        value = super().text(path)
+            return entry[1]  # type: ignore[no-any-return]
+        data, st = _fs.read_with_stat(path)
+        value = data.decode("utf-8")
         self._remember("t", path, st, value)
         return value
 
@@ -152,27 +158,34 @@ class IndexedSource(DiskSource):
         return os.path.isfile(path)
 
     def latest(self, path: str) -> Latest:
-        st = os.stat(path)
         key = "l:" + self._key(path)
         entry = self.entries.get(key)
-        sig = _signature(st)
-        if entry is not None and entry[0] == sig:
-            self.used[key] = entry
-            point, skipped = entry[1][0], entry[1][1]
-            return (tuple(point) if point is not None else None), skipped  # type: ignore[return-value]
         best: Optional[lines.Point] = None
         skipped = 0
         start = 0
-        if entry is not None and entry[0][2] == st.st_ino and st.st_size > entry[1][2]:
-            # the file grew: parse only the new bytes if the old end is unchanged
-            offset, tail = entry[1][2], entry[1][3]
-            with open(path, "rb") as fh:
-                fh.seek(max(0, offset - TAIL))
-                if fh.read(min(offset, TAIL)).hex() == tail:
-                    start = offset
+        before = b""
+        if entry is None:
+            data, st = _fs.read_with_stat(path)
+        else:
+            st = os.stat(path)
+            sig = entry[0]
+            if sig[0] == st.st_mtime_ns and sig[1] == st.st_size and sig[2] == st.st_ino:
+                self.used[key] = entry
+                point, skipped = entry[1][0], entry[1][1]
+                return (tuple(point) if point is not None else None), skipped  # type: ignore[return-value]
+            data = b""
+            if sig[2] == st.st_ino and st.st_size > entry[1][2]:
+                # the file grew: parse only the new bytes if the old end is unchanged
+                offset, tail = entry[1][2], bytes.fromhex(entry[1][3])
+                with open(path, "rb") as fh:
+                    fh.seek(max(0, offset - len(tail)))
+                    chunk = fh.read()
+                if chunk[: len(tail)] == tail:
+                    start, before, data = offset, tail, chunk[len(tail):]
                     best = tuple(entry[1][0]) if entry[1][0] is not None else None  # type: ignore[assignment]
                     skipped = entry[1][1]
-        data = _fs.read_bytes(path) if start == 0 else _read_from(path, start)
+            if not start:
+                data = _fs.read_bytes(path)
         # only whole lines count; a torn last line is left for the next read
         end = data.rfind(b"\n") + 1
         points, bad = lines.parse_history(data[:end])
@@ -181,9 +194,7 @@ class IndexedSource(DiskSource):
         candidates = ([best] if best is not None else []) + points
         best = lines.latest(candidates)
         consumed = start + end
-        with open(path, "rb") as fh:
-            fh.seek(max(0, consumed - TAIL))
-            tail = fh.read(min(consumed, TAIL)).hex()
+        tail = (before + data[:end])[-TAIL:].hex()
         if end == len(data):
             self._remember("l", path, st, [list(best) if best is not None else None, skipped, consumed, tail])
         return best, skipped
@@ -207,8 +218,3 @@ class IndexedSource(DiskSource):
         self.now_ns = time.time_ns()
         self.used = {}
 
-
-def _read_from(path: str, offset: int) -> bytes:
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        return fh.read()
