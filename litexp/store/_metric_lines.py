@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from operator import itemgetter
 from typing import Iterable, List, Optional, Tuple
 
 Point = Tuple[int, float, int]  # (timestamp, value, step)
@@ -32,12 +34,67 @@ def parse_line(line: str) -> Point:
     return ts, value, step
 
 
+_PLAIN_LINES = re.compile(r"(?:[^ \n]+ [^ \n]+ [^ \n]+\n)*")
+
+
+def _plain_tokens(data: bytes) -> Optional[List[str]]:
+    """The tokens of ``data`` when every line has exactly three single-space separated fields."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if not _PLAIN_LINES.fullmatch(text):
+        return None
+    return text.split()
+
+
+def _parse_plain(data: bytes) -> Optional[List[Point]]:
+    """Fast path: every line is ``int value int``. None when any line is not."""
+    tokens = _plain_tokens(data)
+    if tokens is None:
+        return None
+    try:
+        return list(zip(map(int, tokens[0::3]), map(float, tokens[1::3]), map(int, tokens[2::3])))
+    except ValueError:
+        return None
+
+
+def scan_latest(data: bytes, prior: Optional[Point] = None) -> Tuple[Optional[Point], int]:
+    """The latest point of ``prior`` followed by the whole lines of ``data``, and how many
+    lines were skipped. Same result as :func:`latest` over every point, but only the
+    steps of all lines and the other fields of the lines at the greatest step are parsed."""
+    tokens = _plain_tokens(data)
+    if tokens is not None:
+        try:
+            steps = list(map(int, tokens[2::3]))
+            if not steps:
+                return prior, 0
+            top = max(steps)
+            if prior is not None and prior[2] > top:
+                return prior, 0
+            # only points at the greatest step can be the latest; among them, file order decides ties
+            rows = [i for i, step in enumerate(steps) if step == top]
+            found = [(int(tokens[3 * i]), float(tokens[3 * i + 1]), top) for i in rows]
+        except ValueError:
+            pass
+        else:
+            if prior is not None and prior[2] == top:
+                found.insert(0, prior)
+            return latest(found), 0
+    points, skipped = parse_history(data)
+    return latest(([prior] if prior is not None else []) + points), skipped
+
+
 def parse_history(data: bytes) -> Tuple[List[Point], int]:
     """Parse a whole metric file. Returns the points and how many lines were skipped.
 
     A torn last line (no trailing newline, as left by a killed writer) and lines
     that do not parse are skipped.
     """
+    if data.endswith(b"\n") or not data:
+        fast = _parse_plain(data)
+        if fast is not None:
+            return fast, 0
     text = data.decode("utf-8", errors="replace")
     lines = text.split("\n")
     skipped = 0
@@ -56,10 +113,12 @@ def parse_history(data: bytes) -> Tuple[List[Point], int]:
 
 
 def latest(points: List[Point]) -> Optional[Point]:
-    """The point MLflow shows as latest: greatest ``(step, timestamp, value)``."""
+    """The point MLflow shows as latest: greatest ``(step, timestamp, value)``, the first
+    of equals (Python's ``max``, as MLflow uses it, NaN comparisons included)."""
     if not points:
         return None
-    return max(points, key=lambda p: (p[2], p[0], p[1]))
+    best = max(zip(map(itemgetter(2), points), map(itemgetter(0), points), map(itemgetter(1), points)))
+    return best[1], best[2], best[0]
 
 
 def without_repeats(points: List[Point], last_line: Optional[bytes]) -> List[Point]:

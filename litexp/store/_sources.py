@@ -49,8 +49,10 @@ class DiskSource:
         return _fs.read_text(path)
 
     def latest(self, path: str) -> Latest:
-        points, skipped = lines.parse_history(_fs.read_bytes(path))
-        return lines.latest(points), skipped
+        data = _fs.read_bytes(path)
+        end = data.rfind(b"\n") + 1  # a torn last line is skipped
+        best, skipped = lines.scan_latest(data[:end])
+        return best, skipped + (1 if end < len(data) else 0)
 
     def exists(self, path: str) -> bool:
         return os.path.isfile(path)
@@ -188,11 +190,9 @@ class IndexedSource(DiskSource):
                 data = _fs.read_bytes(path)
         # only whole lines count; a torn last line is left for the next read
         end = data.rfind(b"\n") + 1
-        points, bad = lines.parse_history(data[:end])
+        # the old best comes first: of equal points MLflow keeps the first in file order
+        best, bad = lines.scan_latest(data[:end], best)
         skipped += bad + (1 if end < len(data) else 0)
-        # max() keeps the first of equal points, as MLflow does: the old best comes first
-        candidates = ([best] if best is not None else []) + points
-        best = lines.latest(candidates)
         consumed = start + end
         tail = (before + data[:end])[-TAIL:].hex()
         if end == len(data):
