@@ -159,9 +159,10 @@ class Recorder:
         owner = _liveness.this_process()
         if self.id is None:
             tags = _capture.system_tags()
-            run = store.create_run(self.experiment_id, self.name, tags["mlflow.user"], _now_ms(), tags, owner)
+            run = store.create_run(
+                self.experiment_id, self.name, tags["mlflow.user"], _now_ms(), tags, owner, _capture.run_params()
+            )
             self._load(run)
-            store.log_batch(run.run_id, params=_capture.run_params())
             self._record_git_state()
         else:
             store.write_heartbeat(self.id, owner)

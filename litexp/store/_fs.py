@@ -42,6 +42,16 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def write_new_file(path: str, data: bytes) -> None:
+    """Create ``path`` (it must not exist) with ``data``; for files nobody reads yet."""
+    try:
+        _write_new_file(path, data)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise storage_error(exc, path) from exc
+
+
 def _write_new_file(path: str, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:

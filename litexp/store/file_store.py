@@ -356,11 +356,13 @@ class FileStore(TrackingStore):
         start_time: int,
         tags: Optional[Mapping[str, str]] = None,
         owner: Optional[Heartbeat] = None,
+        params: Optional[Mapping[str, Any]] = None,
     ) -> RunRecord:
         experiment = self.get_experiment(experiment_id)
         if experiment.lifecycle_stage != ACTIVE:
             raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.")
         tags = self._validated_tags(tags)
+        clean_params = {v.validate_key(k, "Param"): v.param_value(k, val) for k, val in (params or {}).items()}
         if run_name is not None:
             run_name = v.tag_value("mlflow.runName", run_name)
         run_name = run_name or tags.get("mlflow.runName") or f"run-{os.urandom(4).hex()}"
@@ -371,10 +373,12 @@ class FileStore(TrackingStore):
         os.makedirs(run_dir)
         for sub in RUN_SUBFOLDERS:
             os.makedirs(os.path.join(run_dir, sub))
-        for key, value in tags.items():
-            self._write_tag_file(run_dir, os.path.join(run_dir, "tags"), key, value)
-        if owner is not None:  # before meta.yaml: a visible RUNNING run always has its owner
-            self._write_heartbeat_file(run_dir, owner)
+        # Until meta.yaml exists nobody reads this folder: files are written directly.
+        for folder, values in (("tags", tags), ("params", clean_params)):
+            for key, value in values.items():
+                _fs.write_new_file(self._data_path(os.path.join(run_dir, folder), key, folder[:-1].capitalize()), value.encode("utf-8"))
+        if owner is not None:  # a visible RUNNING run always has its owner
+            _fs.write_new_file(os.path.join(run_dir, HEARTBEAT), self._heartbeat_text(owner))
         meta = {
             "artifact_uri": experiment.artifact_location.rstrip("/") + f"/{run_id}/artifacts",
             "end_time": None,
@@ -403,13 +407,17 @@ class FileStore(TrackingStore):
             start_time=meta["start_time"],
             end_time=None,
             artifact_uri=meta["artifact_uri"],
+            params=clean_params,
             tags=dict(tags),
         )
 
     # ------------------------------------------------------------- heartbeat
+    @staticmethod
+    def _heartbeat_text(owner: Heartbeat) -> bytes:
+        return f"{owner.host} {owner.pid} {owner.pid_start or '-'} {owner.boot_id or '-'}\n".encode("utf-8")
+
     def _write_heartbeat_file(self, run_dir: str, owner: Heartbeat) -> None:
-        text = f"{owner.host} {owner.pid} {owner.pid_start or '-'} {owner.boot_id or '-'}\n"
-        _fs.replace_file(os.path.join(run_dir, HEARTBEAT), text.encode("utf-8"))
+        _fs.replace_file(os.path.join(run_dir, HEARTBEAT), self._heartbeat_text(owner))
 
     def write_heartbeat(self, run_id: str, owner: Heartbeat) -> None:
         self._write_heartbeat_file(self._find_run_dir(run_id), owner)

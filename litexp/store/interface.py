@@ -58,8 +58,10 @@ class TrackingStore(abc.ABC):
         start_time: int,
         tags: Optional[Mapping[str, str]] = None,
         owner: Optional[Heartbeat] = None,
+        params: Optional[Mapping[str, str]] = None,
     ) -> RunRecord:
-        """A new RUNNING run; ``owner`` (the process running it) is recorded before the run is visible."""
+        """A new RUNNING run; ``owner`` (the process running it) and ``params`` are written
+        before the run is visible."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> RunRecord:
