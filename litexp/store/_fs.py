@@ -160,12 +160,14 @@ def read_with_stat(path: str) -> "tuple[bytes, os.stat_result]":
     fd = os.open(path, os.O_RDONLY)
     try:
         st = os.fstat(fd)
+        want = st.st_size + 1
         chunks = []
         while True:
-            chunk = os.read(fd, max(st.st_size + 1, 1 << 16))
-            if not chunk:
-                break
+            chunk = os.read(fd, max(want, 1 << 16))
             chunks.append(chunk)
+            if len(chunk) < want:  # a short read of a regular file is its end
+                break
+            want = 1 << 20
     finally:
         os.close(fd)
     return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), st

@@ -24,7 +24,14 @@ _SPECIAL_WORDS = frozenset(
 )
 
 
+# lowercase hex with at least one letter (run ids): YAML's int, float and timestamp forms
+# all need other characters, so PyYAML reads these as strings too
+_HEX_WORD = re.compile(r"^[0-9a-f]*[a-f][0-9a-f]*$")
+
+
 def _plain_ok(text: str) -> bool:
+    if _HEX_WORD.match(text):
+        return True
     return bool(_PLAIN.match(text)) and text not in _SPECIAL_WORDS and not text.endswith(":")
 
 

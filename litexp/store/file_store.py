@@ -51,6 +51,7 @@ DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
 RUN_SUBFOLDERS = ("metrics", "params", "artifacts", "tags")
+_DISK = DiskSource()
 
 
 def now_ms() -> int:
@@ -87,6 +88,7 @@ class FileStore(TrackingStore):
         self.lock = StoreLock(self.root)
         self._run_dirs: Dict[str, str] = {}
         self._sources: Dict[str, DiskSource] = {}
+        self._metas: Dict[str, Tuple[Tuple[int, int, int], Dict[str, Any]]] = {}
         self._warned: set = set()
         self._warn_lock = threading.Lock()
         if os.path.exists(self.root) and not os.path.isdir(self.root):
@@ -450,10 +452,22 @@ class FileStore(TrackingStore):
         except FileNotFoundError:
             pass
 
-    def _load_meta(self, run_id: str) -> Tuple[str, Dict[str, Any]]:
+    def _load_meta(self, run_id: str, fresh: bool = True) -> Tuple[str, Dict[str, Any]]:
+        """The run folder and its parsed meta.yaml.
+
+        ``fresh=False`` (checks before logging) reuses the last parse while the
+        file keeps its inode, size and mtime; every rewrite is a new inode.
+        """
         run_dir = self._find_run_dir(run_id)
+        path = os.path.join(run_dir, META)
         try:
-            meta = _fs.load_yaml(os.path.join(run_dir, META))
+            if not fresh:
+                st = os.stat(path)
+                cached = self._metas.get(path)
+                if cached is not None and cached[0] == (st.st_ino, st.st_size, st.st_mtime_ns):
+                    return run_dir, dict(cached[1])
+            data, st = _fs.read_with_stat(path)
+            meta = _fs.parse_yaml(data)
             if not isinstance(meta, dict):
                 raise ValueError("not a mapping")
         except Exception as exc:
@@ -461,6 +475,9 @@ class FileStore(TrackingStore):
                 f"The meta.yaml of recorder {run_id} ({run_dir}) cannot be read ({exc}). "
                 "Restore it from a backup or delete the run folder."
             ) from exc
+        if len(self._metas) > 10_000:
+            self._metas.clear()
+        self._metas[path] = ((st.st_ino, st.st_size, st.st_mtime_ns), dict(meta))
         return run_dir, meta
 
     def get_run(self, run_id: str) -> RunRecord:
@@ -547,7 +564,8 @@ class FileStore(TrackingStore):
             if exp_dir is None:
                 continue
             source = self._source(exp_dir)
-            for name, is_dir in source.listing(exp_dir):
+            # the experiment folder itself is listed afresh: saving the index changes its mtime
+            for name, is_dir in _DISK.listing(exp_dir):
                 if not is_dir or name in RESERVED_EXPERIMENT_FOLDERS or (wanted is not None and name not in wanted):
                     continue
                 run_dir = os.path.join(exp_dir, name)
@@ -600,7 +618,7 @@ class FileStore(TrackingStore):
             key = v.validate_key(key, "Metric")
             point = (v.integer(timestamp, "Metric timestamp"), v.metric_value(key, value), v.integer(step, "Metric step"))
             by_key.setdefault(key, []).append(point)
-        run_dir, meta = self._load_meta(run_id)
+        run_dir, meta = self._load_meta(run_id, fresh=False)
         self._check_active(run_id, meta)
         for key, text in clean_params.items():
             path = self._data_path(os.path.join(run_dir, "params"), key, "Param")
@@ -620,6 +638,7 @@ class FileStore(TrackingStore):
         for key, text in clean_tags.items():
             self._write_tag_file(run_dir, os.path.join(run_dir, "tags"), key, text)
         if "mlflow.runName" in clean_tags and clean_tags["mlflow.runName"] != meta.get("run_name"):
+            run_dir, meta = self._load_meta(run_id)  # rewrite from a fresh read
             meta["run_name"] = clean_tags["mlflow.runName"]
             _fs.write_yaml(os.path.join(run_dir, META), meta)
 
