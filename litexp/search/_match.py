@@ -64,14 +64,7 @@ def _clause_matches_run(clause: Clause, record: RunRecord) -> bool:
         lhs = record.tags.get(clause.key)
     else:
         lhs = run_attribute(record, clause.key)
-    comparator = clause.comparator
-    if comparator == "IS NULL":
-        return lhs is None
-    if comparator == "IS NOT NULL":
-        return lhs is not None
-    if lhs is None:
-        return False
-    return compare(clause, lhs)
+    return _test_value(clause, lhs)
 
 
 def _clause_matches_experiment(clause: Clause, record: ExperimentRecord) -> bool:
@@ -79,6 +72,11 @@ def _clause_matches_experiment(clause: Clause, record: ExperimentRecord) -> bool
         lhs = record.tags.get(clause.key)
     else:
         lhs = getattr(record, clause.key)
+    return _test_value(clause, lhs)
+
+
+def _test_value(clause: Clause, lhs: Optional[Any]) -> bool:
+    """IS [NOT] NULL tests presence; any other comparator fails on a missing value."""
     comparator = clause.comparator
     if comparator == "IS NULL":
         return lhs is None
