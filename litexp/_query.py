@@ -39,7 +39,7 @@ def select_runs(
     if max_results is not None and (isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0):
         raise InvalidInputError(f"max_results must be a non-negative integer or None, got {max_results!r}.")
     ids = [str(e) for e in experiment_ids]
-    if full and parsed.root is None and max_results is None and page_token is None and not order.keys:
+    if full and parsed.is_empty and max_results is None and page_token is None and not order.keys:
         runs = store.load_runs(ids, view)
         return search_runs(runs, parsed, order, None, None)
     usage = needed_keys(parsed, order)

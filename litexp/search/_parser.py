@@ -146,21 +146,17 @@ class _Parser:
                                       f"found {describe(third, self.source)}")
         if ident.fused and (_is_kw(second, "IN") or _is_kw(second, "NOT")):
             raise self.fused(ident)
-        if _is_kw(second, "IN"):
-            if isinstance(third, Paren):
-                clause = self.dialect.in_list(ident, False, third, self.extensions)
+        negated = _is_kw(second, "NOT") and _is_kw(third, "IN")
+        if negated or _is_kw(second, "IN"):
+            keyword = third if negated else second
+            at = pos + (3 if negated else 2)
+            values = items[at] if at < n else None
+            if isinstance(values, Paren):
+                clause = self.dialect.in_list(ident, negated, values, self.extensions)
                 self.clauses.append(clause)
-                return clause, pos + 3
-            raise fail(second.column, f"expected a list such as ('a', 'b') after {ident.text} IN, "  # type: ignore
-                                      f"found {describe(third, self.source)}")
-        if _is_kw(second, "NOT") and _is_kw(third, "IN"):
-            fourth = items[pos + 3] if pos + 3 < n else None
-            if isinstance(fourth, Paren):
-                clause = self.dialect.in_list(ident, True, fourth, self.extensions)
-                self.clauses.append(clause)
-                return clause, pos + 4
-            raise fail(third.column, f"expected a list such as ('a', 'b') after {ident.text} NOT IN, "  # type: ignore
-                                     f"found {describe(fourth, self.source)}")
+                return clause, at + 1
+            raise fail(keyword.column, f"expected a list such as ('a', 'b') after {ident.text} "  # type: ignore
+                                       f"{'NOT IN' if negated else 'IN'}, found {describe(values, self.source)}")
         if second is None:
             raise fail(ident.end + 1, f"expected a comparison after {ident.text!r}")
         if isinstance(second, Token) and second.kind == ERROR:

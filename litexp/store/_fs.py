@@ -174,17 +174,7 @@ def read_with_stat(path: str) -> "tuple[bytes, os.stat_result]":
 
 
 def read_bytes(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return read_with_stat(path)[0]
 
 
 def last_line(path: str, limit: int = 256) -> Optional[bytes]:

@@ -9,12 +9,8 @@ from typing import Iterable, List, Optional, Tuple
 Point = Tuple[int, float, int]  # (timestamp, value, step)
 
 
-def format_line(timestamp: int, value: float, step: int) -> str:
-    """One metric line as MLflow writes it (``repr`` of the float value)."""
-    return f"{timestamp} {value!r} {step}\n"
-
-
 def format_lines(points: Iterable[Point]) -> bytes:
+    """Metric lines as MLflow writes them (``repr`` of the float value)."""
     return "".join(f"{ts} {val!r} {step}\n" for ts, val, step in points).encode("ascii")
 
 

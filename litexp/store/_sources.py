@@ -156,9 +156,6 @@ class IndexedSource(DiskSource):
         self._remember("t", path, st, value)
         return value
 
-    def exists(self, path: str) -> bool:
-        return os.path.isfile(path)
-
     def latest(self, path: str) -> Latest:
         key = "l:" + self._key(path)
         entry = self.entries.get(key)
