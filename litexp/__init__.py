@@ -6,9 +6,12 @@
 
 Public names: ``R``, ``QlibRecorder``, ``ExpManager``, ``FileExpManager``,
 ``Experiment``, ``Recorder`` and the errors of :mod:`litexp.errors`. The API
-classes are imported on first use, so ``import litexp`` stays cheap.
+classes are imported on first use, so ``import litexp`` stays cheap. When
+``qlib.workflow`` is loaded, ``litexp.FileExpManager`` is the one of
+:mod:`litexp.qlib_adapter`, whose objects are also Qlib's classes.
 """
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -60,13 +63,21 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "FileExpManager" and "qlib.workflow" in sys.modules:
+        # Qlib is loaded, so it is Qlib that asks (``qlib.init(exp_manager={"class":
+        # "FileExpManager", "module_path": "litexp"})``): its manager, experiments, recorders
+        # and errors must be Qlib's classes too. Not cached: the answer follows sys.modules.
+        from .qlib_adapter import FileExpManager
+
+        return FileExpManager
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'litexp' has no attribute {name!r}")
     import importlib
 
     value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
+    if name != "FileExpManager":
+        globals()[name] = value
     return value
 
 

@@ -19,6 +19,10 @@ class Experiment:
 
     RT_D = "dict"
     RT_L = "list"
+    #: ``max_results`` meaning "every recorder" (Qlib's MLflow class caps at 50,000; litexp has no cap).
+    UNLIMITED: Optional[int] = None
+    #: The class of the recorders this experiment hands out (the Qlib adapter sets Qlib's kind).
+    recorder_class = Recorder
 
     def __init__(self, id: str, name: str, uri: str, async_logging: Optional[bool] = None) -> None:
         self.id = id
@@ -42,7 +46,7 @@ class Experiment:
     def info(self) -> Dict[str, Any]:
         """Qlib's summary: class, id, name, active_recorder id, recorder ids."""
         return {
-            "class": "MLflowExperiment",
+            "class": "Experiment",
             "id": self.id,
             "name": self.name,
             "active_recorder": self.active_recorder.id if self.active_recorder is not None else None,
@@ -72,10 +76,10 @@ class Experiment:
         """A new, not yet started recorder (it gets its id from ``start_run``)."""
         if recorder_name is None:
             recorder_name = self._default_rec_name
-        return Recorder(self.id, self._uri, recorder_name, async_logging=self.async_logging)
+        return self.recorder_class(self.id, self._uri, recorder_name, async_logging=self.async_logging)
 
     def _recorder(self, run: RunRecord) -> Recorder:
-        return Recorder(self.id, self._uri, run=run, async_logging=self.async_logging)
+        return self.recorder_class(self.id, self._uri, run=run, async_logging=self.async_logging)
 
     def _get_recorder(self, recorder_id: Optional[str] = None, recorder_name: Optional[str] = None) -> Recorder:
         if recorder_id is None and recorder_name is None:

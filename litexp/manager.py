@@ -57,8 +57,11 @@ class ExpManager:
     def store(self) -> TrackingStore:
         return self._open_store(self.uri)
 
+    #: The class of the experiments this manager hands out (the Qlib adapter sets Qlib's kind).
+    experiment_class = Experiment
+
     def _experiment(self, experiment_id: str, name: str) -> Experiment:
-        return Experiment(experiment_id, name, self.uri, async_logging=self.async_logging)
+        return self.experiment_class(experiment_id, name, self.uri, async_logging=self.async_logging)
 
     # running ------------------------------------------------------------------
     def start_exp(

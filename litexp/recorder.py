@@ -108,7 +108,7 @@ class Recorder:
     def info(self) -> Dict[str, Any]:
         """Qlib's summary: class, id, name, experiment_id, start/end time (local strings), status."""
         return {
-            "class": "MLflowRecorder",
+            "class": "Recorder",
             "id": self.id,
             "name": self.name,
             "experiment_id": self.experiment_id,
@@ -136,6 +136,15 @@ class Recorder:
                 f"Recorder {self.name!r} has not been started; call start_run() (or use R.start()) first."
             )
         return self.id
+
+    def set_recorder_name(self, rname: str) -> None:
+        """Name the recorder: before ``start_run`` the run is created with this name; after it the
+        run is renamed (its ``mlflow.runName`` tag and run name). Qlib only keeps the name on the object."""
+        self.recorder_name = rname
+        if self.id is None:
+            self.name = rname
+        else:
+            self.set_tags(**{"mlflow.runName": rname})
 
     def get_artifact_uri(self) -> str:
         """The artifact URI; ValueError before the recorder is started."""

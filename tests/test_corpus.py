@@ -233,7 +233,7 @@ def test_recorders_report_what_mlflow_reports(corpus: Corpus, R: QlibRecorder) -
             continue
         rec = R.get_recorder(recorder_id=info["run_id"], experiment_id=info["experiment_id"])
         assert rec.info == {
-            "class": "MLflowRecorder",
+            "class": "Recorder",
             "id": info["run_id"],
             "name": info["run_name"],
             "experiment_id": info["experiment_id"],

@@ -112,9 +112,19 @@ def test_names_with_quotes_and_slashes(R, store_dir):
 def test_experiment_info(R):
     with R.start(experiment_name="e") as exp:
         info = exp.info
+        assert info["class"] == "Experiment"  # as Qlib's experiments report
         assert info["name"] == "e" and info["id"] == exp.id
         assert info["active_recorder"] == R.get_recorder().id
         assert info["recorders"] == [R.get_recorder().id]
+
+
+def test_unlimited_lists_every_recorder(R):
+    for _ in range(3):
+        with R.start(experiment_name="e"):
+            pass
+    exp = R.get_exp(experiment_name="e")
+    assert exp.UNLIMITED is None  # no cap (Qlib's MLflow class caps at 50,000)
+    assert len(exp.list_recorders(max_results=exp.UNLIMITED)) == 3
 
 
 def test_experiment_tags(store_dir):

@@ -98,6 +98,7 @@ def test_recorder_info_and_identity(R):
     b = R.get_recorder(recorder_id=rid, experiment_name="e")
     assert a == b and hash(a) == hash(b) and len({a, b}) == 1
     info = a.info
+    assert info["class"] == "Recorder"  # as Qlib's recorders report
     assert info["id"] == rid and info["status"] == "FINISHED" and info["name"] == "r0"
     assert len(info["start_time"]) == len("2024-01-01 00:00:00")
     assert a.artifact_uri.startswith("file://") and a.artifact_uri.endswith(f"{rid}/artifacts")
@@ -131,3 +132,17 @@ def test_end_run_bad_status(R):
     with R.start(experiment_name="e"):
         with pytest.raises(ValueError, match="status"):
             R.get_recorder().end_run("DONE")
+
+
+def test_set_recorder_name_before_and_after_start(R):
+    exp = R.get_exp(experiment_name="e")
+    rec = exp.create_recorder("draft")
+    rec.set_recorder_name("named")
+    rec.start_run()
+    assert rec.name == "named" and rec.recorder_name == "named"
+    assert R.get_recorder(recorder_id=rec.id, experiment_name="e").name == "named"
+    rec.set_recorder_name("renamed")
+    rec.end_run("FINISHED")
+    found = R.get_recorder(recorder_name="renamed", experiment_name="e")
+    assert found.id == rec.id and found.list_tags()["mlflow.runName"] == "renamed"
+    assert list(R.search_records([exp.id])["tags.mlflow.runName"]) == ["renamed"]
