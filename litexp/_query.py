@@ -11,7 +11,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from .errors import InvalidInputError
 from .store import RunRecord, TrackingStore
-from .store.records import Selection
+from .records import Selection
 
 
 def select_runs(

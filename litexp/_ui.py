@@ -32,7 +32,7 @@ def mlflow_available() -> bool:
 
 
 def _store_root(store: Optional[str]) -> str:
-    from .uri import uri_to_path
+    from .store import uri_to_path
 
     return uri_to_path(store if store else "mlruns")
 

@@ -8,8 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .errors import InvalidInputError, NotFoundError
 from .recorder import Recorder
-from .store import RunRecord, TrackingStore, ViewType
-from .uri import open_store
+from .store import RunRecord, TrackingStore, ViewType, open_store
 
 logger = logging.getLogger("litexp")
 
@@ -24,10 +23,13 @@ class Experiment:
     #: The class of the recorders this experiment hands out (the Qlib adapter sets Qlib's kind).
     recorder_class = Recorder
 
-    def __init__(self, id: str, name: str, uri: str, async_logging: Optional[bool] = None) -> None:
+    def __init__(
+        self, id: str, name: str, uri: str, async_logging: Optional[bool] = None, store: Optional[TrackingStore] = None
+    ) -> None:
         self.id = id
         self.name = name
         self._uri = uri
+        self._store = store
         self.active_recorder: Optional[Recorder] = None
         self._default_rec_name = "mlflow_recorder"
         self.async_logging = async_logging
@@ -40,7 +42,15 @@ class Experiment:
 
     @property
     def store(self) -> TrackingStore:
-        return open_store(self._uri)
+        """The store holding this experiment (the manager's; reopened from the URI after unpickling)."""
+        if self._store is None:
+            self._store = open_store(self._uri, create=True)
+        return self._store
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_store"] = None
+        return state
 
     @property
     def info(self) -> Dict[str, Any]:
@@ -76,10 +86,10 @@ class Experiment:
         """A new, not yet started recorder (it gets its id from ``start_run``)."""
         if recorder_name is None:
             recorder_name = self._default_rec_name
-        return self.recorder_class(self.id, self._uri, recorder_name, async_logging=self.async_logging)
+        return self.recorder_class(self.id, self._uri, recorder_name, async_logging=self.async_logging, store=self.store)
 
     def _recorder(self, run: RunRecord) -> Recorder:
-        return self.recorder_class(self.id, self._uri, run=run, async_logging=self.async_logging)
+        return self.recorder_class(self.id, self._uri, run=run, async_logging=self.async_logging, store=self.store)
 
     def _get_recorder(self, recorder_id: Optional[str] = None, recorder_name: Optional[str] = None) -> Recorder:
         if recorder_id is None and recorder_name is None:
@@ -88,7 +98,7 @@ class Experiment:
             if self.active_recorder is not None and self.active_recorder.id == recorder_id:
                 return self.active_recorder
             try:
-                run = self.store.get_run(recorder_id)
+                run = self.store.get_run(recorder_id, self.id)
             except NotFoundError:
                 run = None
             if run is None or run.experiment_id != self.id or run.lifecycle_stage != "active":
@@ -176,7 +186,7 @@ class Experiment:
         Runs without a litexp heartbeat (written by MLflow) are judged by their
         age only with ``include_unknown=True``.
         """
-        from ._liveness import stale_reason
+        from .runtime.liveness import stale_reason
 
         store = self.store
         found: Dict[str, str] = {}

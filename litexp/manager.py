@@ -10,10 +10,14 @@ from ._query import search_frame
 from .errors import InvalidInputError, NotFoundError
 from .experiment import Experiment
 from .recorder import Recorder
-from .store import TrackingStore, ViewType
-from .uri import open_store, path_to_uri, uri_to_path
+from .store import TrackingStore, ViewType, check_uri, open_store, path_to_uri
 
 logger = logging.getLogger("litexp")
+
+
+def _no_extra(call: str, kwargs: Dict[str, Any]) -> None:
+    if kwargs:
+        raise InvalidInputError(f"{call}() got unknown argument(s): {', '.join(sorted(kwargs))}.")
 
 
 class ExpManager:
@@ -42,7 +46,7 @@ class ExpManager:
     def default_uri(self, value: Optional[str]) -> None:
         if value is None:
             value = path_to_uri(os.path.join(os.getcwd(), "mlruns"))
-        uri_to_path(value)  # refuse unusable URIs now
+        check_uri(value)  # refuse unusable URIs now
         self._default_uri = value
 
     @property
@@ -50,18 +54,26 @@ class ExpManager:
         """The URI in use: the active experiment's, else the default."""
         return self._active_exp_uri or self._default_uri
 
-    def _open_store(self, uri: str) -> TrackingStore:
+    def _open_store(self, uri: str, create: bool = False) -> TrackingStore:
         raise NotImplementedError
 
     @property
     def store(self) -> TrackingStore:
+        """The store of :attr:`uri`, to read (a missing store is a NotFoundError; nothing is written)."""
         return self._open_store(self.uri)
+
+    @property
+    def writable_store(self) -> TrackingStore:
+        """The store of :attr:`uri`, made by the first experiment created when it does not exist."""
+        return self._open_store(self.uri, create=True)
 
     #: The class of the experiments this manager hands out (the Qlib adapter sets Qlib's kind).
     experiment_class = Experiment
 
-    def _experiment(self, experiment_id: str, name: str) -> Experiment:
-        return self.experiment_class(experiment_id, name, self.uri, async_logging=self.async_logging)
+    def _experiment(self, experiment_id: str, name: str, store: Optional[TrackingStore] = None) -> Experiment:
+        return self.experiment_class(
+            experiment_id, name, self.uri, async_logging=self.async_logging, store=store or self.writable_store
+        )
 
     # running ------------------------------------------------------------------
     def start_exp(
@@ -75,9 +87,13 @@ class ExpManager:
         resume: bool = False,
         **kwargs: Any,
     ) -> Experiment:
-        """Get or create the experiment (the default one when none is named), make it active and start a recorder."""
+        """Get or create the experiment (the default one when none is named), make it active and start a recorder.
+
+        ``kwargs`` exists for Qlib's signature; any argument in it is refused.
+        """
+        _no_extra("start_exp", kwargs)
         if uri is not None:
-            uri_to_path(uri)
+            check_uri(uri)
         if self.active_experiment is not None and self.active_experiment.active_recorder is not None:
             raise InvalidInputError(
                 f"Experiment {self.active_experiment.name!r} is already running a recorder; "
@@ -97,6 +113,7 @@ class ExpManager:
 
     def end_exp(self, recorder_status: str = Recorder.STATUS_S, **kwargs: Any) -> None:
         """End the active experiment's recorder; nothing happens when none is active."""
+        _no_extra("end_exp", kwargs)
         experiment, self.active_experiment = self.active_experiment, None
         try:
             if experiment is not None:
@@ -109,7 +126,7 @@ class ExpManager:
         """Create an experiment; ExpAlreadyExistError when the name is taken."""
         if experiment_name is None:
             raise InvalidInputError("create_exp needs an experiment name.")
-        record = self.store.create_experiment(experiment_name)
+        record = self.writable_store.create_experiment(experiment_name)
         return self._experiment(record.experiment_id, record.name)
 
     def _get_exp(self, experiment_id: Optional[str] = None, experiment_name: Optional[str] = None) -> Experiment:
@@ -131,7 +148,7 @@ class ExpManager:
                 raise NotFoundError(f"No active experiment named {experiment_name!r} in {self.uri}.")
         if self.active_experiment is not None and self.active_experiment.id == record.experiment_id:
             return self.active_experiment
-        return self._experiment(record.experiment_id, record.name)
+        return self._experiment(record.experiment_id, record.name, store)
 
     def _get_or_create_exp(self, experiment_id: Optional[str] = None, experiment_name: Optional[str] = None) -> Any:
         try:
@@ -140,7 +157,7 @@ class ExpManager:
             if experiment_id is not None and experiment_name is None:
                 raise
         name = self._default_exp_name if experiment_name is None else experiment_name
-        record, created = self.store.get_or_create_experiment(name)
+        record, created = self.writable_store.get_or_create_experiment(name)
         return self._experiment(record.experiment_id, record.name), created
 
     def get_exp(
@@ -178,13 +195,13 @@ class ExpManager:
         self.store.delete_experiment(experiment.id)
 
     def list_experiments(self, filter_string: Optional[str] = None, order_by: Optional[Sequence[str]] = None) -> Dict[str, Experiment]:
-        """Active experiments as a dict name → Experiment; optionally filtered like MLflow's ``search_experiments``."""
-        records = self.store.list_experiments(ViewType.ACTIVE_ONLY)
-        if filter_string or order_by:
-            from .search import filter_experiments
+        """Active experiments as a dict name → Experiment, newest first (``creation_time DESC``, then id);
+        optionally filtered and ordered like MLflow's ``search_experiments``."""
+        from .search import filter_experiments
 
-            records = filter_experiments(records, filter_string, list(order_by) if order_by else None)
-        return {r.name: self._experiment(r.experiment_id, r.name) for r in records}
+        store = self.store
+        records = filter_experiments(store.list_experiments(ViewType.ACTIVE_ONLY), filter_string, list(order_by) if order_by else None)
+        return {r.name: self._experiment(r.experiment_id, r.name, store) for r in records}
 
     def end_stale_recorders(
         self, experiment_ids: Optional[Sequence[str]] = None, max_age: float = 300.0, include_unknown: bool = False
@@ -225,5 +242,5 @@ class FileExpManager(ExpManager):
                                "kwargs": {"uri": "file:./mlruns", "default_exp_name": "Experiment"}})
     """
 
-    def _open_store(self, uri: str) -> TrackingStore:
-        return open_store(uri)
+    def _open_store(self, uri: str, create: bool = False) -> TrackingStore:
+        return open_store(uri, create)

@@ -10,7 +10,7 @@ from .errors import InvalidInputError
 from .experiment import Experiment
 from .manager import ExpManager, FileExpManager
 from .recorder import Recorder
-from .uri import path_to_uri
+from .store import path_to_uri
 
 
 class QlibRecorder:

@@ -10,15 +10,17 @@ import time
 from datetime import datetime
 from typing import Any, Dict, List, Optional
 
-from . import _capture, _lifecycle, _liveness
-from ._writer import RunWriter
+from . import config
+from .records import GIT_COMMIT_TAG, RUN_NAME_TAG, USER_TAG
+from .runtime import capture as _capture
+from .runtime import lifecycle as _lifecycle
+from .runtime import liveness as _liveness
+from .runtime.writer import RunWriter
 from .errors import InvalidInputError, LitexpError, LoadObjectError, NotFoundError
-from .store import RunRecord, TrackingStore
+from .store import RunRecord, TrackingStore, open_store
 from .store import validation as v
-from .uri import open_store
 
 PICKLE_PROTOCOL = 4
-_SYNC_ENV = "LITEXP_SYNC_LOGGING"
 
 
 def _fmt_time(ms: Optional[int]) -> Optional[str]:
@@ -32,8 +34,8 @@ def _now_ms() -> int:
 
 
 def async_logging_default() -> bool:
-    """Background logging is on unless ``LITEXP_SYNC_LOGGING`` is set to 1/true/yes."""
-    return os.environ.get(_SYNC_ENV, "").strip().lower() not in ("1", "true", "yes", "on")
+    """Background logging is on unless ``LITEXP_SYNC_LOGGING`` is set to 1."""
+    return not config.sync_logging()
 
 
 class Recorder:
@@ -59,7 +61,9 @@ class Recorder:
         name: Optional[str] = None,
         run: Optional[RunRecord] = None,
         async_logging: Optional[bool] = None,
+        store: Optional[TrackingStore] = None,
     ) -> None:
+        self._store = store
         self.id: Optional[str] = None
         self.name = name
         self.experiment_id = experiment_id
@@ -77,7 +81,7 @@ class Recorder:
 
     def _load(self, run: RunRecord) -> None:
         self.id = run.run_id
-        self.name = run.tags.get("mlflow.runName", run.run_name)
+        self.name = run.tags.get(RUN_NAME_TAG, run.run_name)
         self.experiment_id = run.experiment_id
         self.start_time = _fmt_time(run.start_time)
         self.end_time = _fmt_time(run.end_time)
@@ -102,6 +106,7 @@ class Recorder:
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
         state["_writer"] = None
+        state["_store"] = None
         return state
 
     @property
@@ -128,7 +133,10 @@ class Recorder:
 
     @property
     def store(self) -> TrackingStore:
-        return open_store(self._uri)
+        """The store holding this run (the experiment's; reopened from the URI after unpickling)."""
+        if self._store is None:
+            self._store = open_store(self._uri, create=True)
+        return self._store
 
     def _require_id(self) -> str:
         if self.id is None:
@@ -144,7 +152,7 @@ class Recorder:
         if self.id is None:
             self.name = rname
         else:
-            self.set_tags(**{"mlflow.runName": rname})
+            self.set_tags(**{RUN_NAME_TAG: rname})
 
     def get_artifact_uri(self) -> str:
         """The artifact URI; ValueError before the recorder is started."""
@@ -154,7 +162,7 @@ class Recorder:
 
     def get_local_dir(self) -> str:
         """The local folder of the run (parent of its artifacts folder)."""
-        return self.store.run_folder(self._require_id())
+        return self.store.local_run_dir(self._require_id())
 
     # lifecycle ---------------------------------------------------------------
     def start_run(self) -> RunRecord:
@@ -169,7 +177,7 @@ class Recorder:
         if self.id is None:
             tags = _capture.system_tags()
             run = store.create_run(
-                self.experiment_id, self.name, tags["mlflow.user"], _now_ms(), tags, owner, _capture.run_params()
+                self.experiment_id, self.name, tags[USER_TAG], _now_ms(), tags, owner, _capture.run_params()
             )
             self._load(run)
             self._record_git_state()
@@ -189,7 +197,7 @@ class Recorder:
             return
         commit = state.pop("commit", None)
         if commit:
-            self.store.log_batch(self._require_id(), tags={"mlflow.source.git.commit": commit})
+            self.store.log_batch(self._require_id(), tags={GIT_COMMIT_TAG: commit})
         with tempfile.TemporaryDirectory(prefix="litexp-") as tmp:
             for name, text in state.items():
                 path = os.path.join(tmp, name)
@@ -260,8 +268,8 @@ class Recorder:
         """Set tags (``str(value)``); a tag can be overwritten."""
         tags = {v.validate_key(k, "Tag"): v.tag_value(k, val) for k, val in kwargs.items()}
         self._send(tags=tags)
-        if "mlflow.runName" in tags:
-            self.name = tags["mlflow.runName"]
+        if RUN_NAME_TAG in tags:
+            self.name = tags[RUN_NAME_TAG]
 
     def delete_tags(self, *keys: str) -> None:
         """Remove tags (buffered logs are written first)."""
@@ -320,7 +328,7 @@ class Recorder:
         Any failure (missing artifact, unreadable or corrupt file) raises LoadObjectError.
         """
         try:
-            path = self.store.artifact_local_path(self._require_id(), name)
+            path = self.store.local_artifact(self._require_id(), name)
             with open(path, "rb") as fh:
                 return unpickler(fh).load()
         except Exception as exc:
@@ -337,7 +345,7 @@ class Recorder:
     # reading -------------------------------------------------------------------
     def _run(self) -> RunRecord:
         self.flush()
-        return self.store.get_run(self._require_id())
+        return self.store.get_run(self._require_id(), self.experiment_id)
 
     def list_metrics(self) -> Dict[str, float]:
         """Latest value of every metric."""

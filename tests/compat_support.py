@@ -520,7 +520,7 @@ def build_litexp_store(base: Path) -> StoreSpec:
 def inject_leftover_temp_files(root: Path) -> List[Path]:
     """Files like the temporary files a killed litexp process leaves behind, in every
     folder litexp writes its temporary files to (store root, experiment and run folders)."""
-    from litexp.store import _fs
+    from litexp.store.file import fs as _fs
 
     made = []
     folders = [root]

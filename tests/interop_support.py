@@ -261,7 +261,7 @@ def _write_litexp_store(root: Path) -> LitexpStore:
 
     out = LitexpStore(root=root)
     R = QlibRecorder(FileExpManager(out.uri, "Experiment", async_logging=True))
-    store = R.exp_manager.store
+    store = R.exp_manager.writable_store
 
     main = R.exp_manager.create_exp("interop main")
     out.experiments["interop main"] = main.id

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from litexp.store import FileStore
-from litexp.store._metric_lines import format_lines
-from litexp.store._sources import INDEX_FILE, DiskSource, IndexedSource
+from litexp.store.file.metric_lines import format_lines
+from litexp.store.file.index import INDEX_FILE, DiskSource, IndexedSource
 
 OLD = time.time() - 3600
 

@@ -6,7 +6,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from litexp.store import _meta_yaml
+from litexp.store.file import meta_yaml as _meta_yaml
 
 scalars = st.one_of(
     st.none(),

@@ -14,7 +14,7 @@ import pytest
 
 from litexp import FileExpManager, LockTimeoutError, QlibRecorder
 from litexp.store import FileStore
-from litexp.store.locks import SOFT_LOCK_FILE_NAME, SoftLock, StoreLock, is_network_fs, lock_mode
+from litexp.store.file.locks import SOFT_LOCK_FILE_NAME, SoftLock, StoreLock, is_network_fs, lock_mode
 
 TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
 
@@ -98,7 +98,7 @@ def test_fcntl_lock_timeout_message(tmp_path, monkeypatch):
     held = StoreLock(str(tmp_path), timeout=5)
     with held:
         code = (
-            "import sys\nfrom litexp.store.locks import StoreLock\nfrom litexp import LockTimeoutError\n"
+            "import sys\nfrom litexp.store.file.locks import StoreLock\nfrom litexp import LockTimeoutError\n"
             "try:\n    StoreLock(sys.argv[1], timeout=0.2).__enter__()\nexcept LockTimeoutError as e:\n    print(e)\n"
         )
         out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True).stdout

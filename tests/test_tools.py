@@ -55,8 +55,8 @@ def test_generated_store_reads_the_same_in_mlflow_and_litexp(tmp_path: Path) -> 
     from mlflow.entities import ViewType as MlflowViewType
     from mlflow.tracking import MlflowClient
 
-    from litexp.store.file_store import FileStore
-    from litexp.store.records import ViewType
+    from litexp.store.file import FileStore
+    from litexp.records import ViewType
 
     root = tmp_path / "mlruns"
     summary = _generate(root, *SIZES)

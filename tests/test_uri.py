@@ -7,7 +7,7 @@ import os
 import pytest
 
 from litexp import FileExpManager, InvalidInputError, QlibRecorder
-from litexp.uri import uri_to_path
+from litexp.store import uri_to_path
 
 
 @pytest.mark.parametrize(

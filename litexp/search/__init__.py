@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple, Union
 
-from ..store.records import RunRecord
+from ..records import RunRecord
 from ._dialect import RUNS
 from ._experiments import filter_experiments, parse_experiment_filter, parse_experiment_order_by
 from ._frame import FIXED_COLUMNS, runs_to_frame

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence
 
-from ..store.records import ExperimentRecord
+from ..records import ExperimentRecord
 from ._dialect import EXPERIMENTS
 from ._match import match_experiment
 from ._model import ParsedFilter, ParsedOrder

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..store.records import RunRecord
+from ..records import RunRecord
 
 __all__ = ["runs_to_frame", "FIXED_COLUMNS"]
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import operator
 from typing import Any, Callable, Dict, Optional
 
-from ..store.records import ExperimentRecord, RunRecord
+from ..records import RUN_NAME_TAG, ExperimentRecord, RunRecord
 from ._model import DATASET, METRIC, PARAM, TAG, AndNode, Clause, Node, NotNode, OrNode
 
 __all__ = ["match_run", "match_experiment", "run_attribute", "compare"]
 
-RUN_NAME_TAG = "mlflow.runName"
 
 _OPERATORS: Dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,

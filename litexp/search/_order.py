@@ -16,7 +16,7 @@ import math
 import shlex
 from typing import Any, List, Optional, Sequence, Tuple
 
-from ..store.records import ExperimentRecord, RunRecord
+from ..records import ExperimentRecord, RunRecord
 from ._dialect import EXPERIMENTS, RUNS, Dialect
 from ._grouping import Ident, describe, fail, group
 from ._match import run_attribute

@@ -11,7 +11,7 @@ import json
 from typing import Any, List, Optional, Sequence, Tuple, TypeVar
 
 from ..errors import InvalidInputError, SearchSyntaxError
-from ..store.records import ViewType
+from ..records import ViewType
 
 __all__ = ["parse_page_token", "make_page_token", "paginate", "parse_view_type", "check_max_results"]
 

@@ -1,7 +1,11 @@
 """The storage interface the API layer is written against.
 
-:class:`FileStore` implements it on MLflow's ``mlruns`` layout; another backend
-(a database, an object store) would implement the same methods.
+:class:`~litexp.store.file.FileStore` implements it on MLflow's ``mlruns``
+layout; another backend (an MLflow tracking server) implements the same methods
+and registers its URI scheme in :mod:`litexp.store.registry`. The interface
+speaks of experiments, runs and artifacts; where a caller needs a local file
+(unpickling an artifact, Qlib's ``get_local_dir``) it asks for one through a
+method that may download.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import abc
 from typing import List, Mapping, Optional, Sequence, Tuple
 
-from .records import ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection
+from ..records import ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection
 
 
 class TrackingStore(abc.ABC):
@@ -64,8 +68,10 @@ class TrackingStore(abc.ABC):
         before the run is visible."""
 
     @abc.abstractmethod
-    def get_run(self, run_id: str) -> RunRecord:
-        """One run with its latest metrics, params and tags; NotFoundError when missing."""
+    def get_run(self, run_id: str, experiment_id: Optional[str] = None) -> RunRecord:
+        """One run with its latest metrics, params and tags; NotFoundError when missing.
+
+        ``experiment_id``, when the caller knows it, lets the store go straight to the run."""
 
     @abc.abstractmethod
     def update_run(self, run_id: str, status: str, end_time: Optional[int]) -> RunRecord:
@@ -145,12 +151,16 @@ class TrackingStore(abc.ABC):
         """A local path holding the artifact (the file in the store, or a copy under ``dst_path``)."""
 
     @abc.abstractmethod
-    def artifact_local_path(self, run_id: str, path: str) -> str:
-        """A local path where an existing artifact can be read."""
+    def local_artifact(self, run_id: str, path: str) -> str:
+        """A local path where an existing artifact can be read (a remote store downloads it)."""
 
     @abc.abstractmethod
-    def run_folder(self, run_id: str) -> str:
-        """A local folder for the run (where its files live)."""
+    def local_run_dir(self, run_id: str) -> str:
+        """A local folder for the run: its folder in a file store, a local working copy otherwise."""
+
+    def exists(self) -> bool:
+        """Is the store there (a file store's root exists, a server answers)?"""
+        return True
 
     @abc.abstractmethod
     def artifact_uri(self, run_id: str) -> str:

@@ -12,10 +12,10 @@ import shutil
 import tempfile
 from typing import List, Optional, Tuple
 
-from ..errors import InvalidInputError, NotFoundError
-from . import _fs
-from .records import ArtifactEntry
-from .validation import artifact_subpath
+from ...errors import InvalidInputError, NotFoundError
+from . import fs
+from ...records import ArtifactEntry
+from ..validation import artifact_subpath
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -41,7 +41,7 @@ class ArtifactFolder:
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         if os.path.isdir(dst):
             raise InvalidInputError(f"Cannot store file artifact at {dst}: a folder of that name exists.")
-        tmp = _fs.temp_path_in(self.tmp_folder, os.path.basename(dst))
+        tmp = fs.temp_path_in(self.tmp_folder, os.path.basename(dst))
         try:
             shutil.copyfile(src, tmp)
             os.replace(tmp, dst)

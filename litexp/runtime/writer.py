@@ -19,17 +19,14 @@ import threading
 import time
 from typing import Deque, Dict, List, Optional, Tuple
 
-from .errors import LitexpError, LoggingFailedError
-from .store import TrackingStore
+from .. import config
+from ..errors import LitexpError, LoggingFailedError
+from ..store import TrackingStore
 
 MetricItem = Tuple[str, float, int, int]  # key, value, timestamp, step
 Item = Tuple[List[MetricItem], Dict[str, str], Dict[str, str]]
 
 COALESCE_SECONDS = 0.02  # let a burst of calls gather into one batch
-
-
-def _heartbeat_interval() -> float:
-    return float(os.environ.get("LITEXP_HEARTBEAT_INTERVAL", "5"))
 
 
 class RunWriter:
@@ -38,7 +35,7 @@ class RunWriter:
     def __init__(self, store: TrackingStore, run_id: str, heartbeat_interval: Optional[float] = None) -> None:
         self.store = store
         self.run_id = run_id
-        self.heartbeat_interval = _heartbeat_interval() if heartbeat_interval is None else heartbeat_interval
+        self.heartbeat_interval = config.heartbeat_interval() if heartbeat_interval is None else heartbeat_interval
         self.last_beat = time.monotonic()
         self._pending: Deque[Item] = collections.deque()
         self._write_lock = threading.RLock()
@@ -165,7 +162,7 @@ class _WriterService:
         while True:
             with self._lock:
                 writers = list(self._writers.values())
-            timeout = min((w.heartbeat_interval for w in writers), default=_heartbeat_interval())
+            timeout = min((w.heartbeat_interval for w in writers), default=config.heartbeat_interval())
             if self._event.wait(timeout):
                 time.sleep(COALESCE_SECONDS)
                 self._event.clear()

@@ -20,11 +20,13 @@ import os
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import _fs
-from . import _metric_lines as lines
+from . import fs
+from . import metric_lines as lines
+from .layout import INDEX_FILE, Layout
 
-INDEX_FILE = ".litexp-index.json"
 INDEX_VERSION = 1
+__all__ = ["INDEX_FILE", "DiskSource", "IndexedSource"]
+
 RACY_SECONDS = 2.0
 TAIL = 32  # bytes checked to tell an append from a rewrite
 
@@ -43,13 +45,13 @@ class DiskSource:
             return []
 
     def meta(self, path: str) -> Any:
-        return _fs.load_yaml(path)
+        return fs.load_yaml(path)
 
     def text(self, path: str) -> str:
-        return _fs.read_text(path)
+        return fs.read_text(path)
 
     def latest(self, path: str) -> Latest:
-        data = _fs.read_bytes(path)
+        data = fs.read_bytes(path)
         end = data.rfind(b"\n") + 1  # a torn last line is skipped
         best, skipped = lines.scan_latest(data[:end])
         return best, skipped + (1 if end < len(data) else 0)
@@ -73,7 +75,7 @@ class IndexedSource(DiskSource):
 
     def __init__(self, exp_dir: str, persist: bool = True) -> None:
         self.exp_dir = exp_dir
-        self.path = os.path.join(exp_dir, INDEX_FILE)
+        self.path = Layout.index_file(exp_dir)
         self._prefix = exp_dir.rstrip(os.sep) + os.sep
         self._prefix_len = len(self._prefix)
         self.persist = persist
@@ -85,7 +87,7 @@ class IndexedSource(DiskSource):
 
     def _load(self) -> None:
         try:
-            data = json.loads(_fs.read_bytes(self.path))
+            data = json.loads(fs.read_bytes(self.path))
             if data.get("version") == INDEX_VERSION and isinstance(data.get("entries"), dict):
                 self.entries = data["entries"]
         except (OSError, ValueError, AttributeError):
@@ -141,8 +143,8 @@ class IndexedSource(DiskSource):
         entry, _ = self._lookup("m", path)
         if entry is not None:
             return dict(entry[1])
-        data, st = _fs.read_with_stat(path)
-        value = _fs.parse_yaml(data)
+        data, st = fs.read_with_stat(path)
+        value = fs.parse_yaml(data)
         if isinstance(value, dict):
             self._remember("m", path, st, value)
         return value
@@ -151,7 +153,7 @@ class IndexedSource(DiskSource):
         entry, _ = self._lookup("t", path)
         if entry is not None:
             return entry[1]  # type: ignore[no-any-return]
-        data, st = _fs.read_with_stat(path)
+        data, st = fs.read_with_stat(path)
         value = data.decode("utf-8")
         self._remember("t", path, st, value)
         return value
@@ -164,7 +166,7 @@ class IndexedSource(DiskSource):
         start = 0
         before = b""
         if entry is None:
-            data, st = _fs.read_with_stat(path)
+            data, st = fs.read_with_stat(path)
         else:
             st = os.stat(path)
             sig = entry[0]
@@ -184,7 +186,7 @@ class IndexedSource(DiskSource):
                     best = tuple(entry[1][0]) if entry[1][0] is not None else None  # type: ignore[assignment]
                     skipped = entry[1][1]
             if not start:
-                data = _fs.read_bytes(path)
+                data = fs.read_bytes(path)
         # only whole lines count; a torn last line is left for the next read
         end = data.rfind(b"\n") + 1
         # the old best comes first: of equal points MLflow keeps the first in file order
@@ -206,7 +208,7 @@ class IndexedSource(DiskSource):
             return
         data = json.dumps({"version": INDEX_VERSION, "entries": entries}, separators=(",", ":"))
         try:
-            _fs.replace_file(self.path, data.encode("utf-8"))
+            fs.replace_file(self.path, data.encode("utf-8"))
         except OSError:
             pass  # a read-only store still searches, just without a saved index
 

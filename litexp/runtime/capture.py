@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Dict, Optional
 
+from ..records import SOURCE_NAME_TAG, SOURCE_TYPE_TAG, USER_TAG
+
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
 GIT_TIMEOUT = 5.0
 GIT_FILES = (
@@ -26,9 +28,9 @@ def current_user() -> str:
 def system_tags() -> Dict[str, str]:
     """MLflow's system tags for a run started from this process."""
     return {
-        "mlflow.user": current_user(),
-        "mlflow.source.name": sys.argv[0] if sys.argv else "",
-        "mlflow.source.type": "LOCAL",
+        USER_TAG: current_user(),
+        SOURCE_NAME_TAG: sys.argv[0] if sys.argv else "",
+        SOURCE_TYPE_TAG: "LOCAL",
     }
 
 

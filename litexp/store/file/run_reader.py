@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
-from ..errors import LitexpError
-from ._sources import DiskSource
-from .records import ACTIVE, INT_TO_STATUS, STATUS_TO_INT, DatasetInput, RunRecord, Selection
-from .validation import validate_key
+from ...errors import LitexpError
+from .index import DiskSource
+from .layout import Layout, meta_path
+from ...records import ACTIVE, INT_TO_STATUS, RUN_NAME_TAG, STATUS_TO_INT, DatasetInput, RunRecord, Selection
+from ..validation import validate_key
 
 Warn = Callable[..., None]
-META = "meta.yaml"
 _DISK = DiskSource()
 
 
@@ -33,15 +33,15 @@ def _status_name(raw: Any) -> str:
 
 def read_run_meta(run_dir: str, warn: Warn, source: DiskSource = _DISK) -> Optional[RunRecord]:
     """The run's meta data (no metrics/params/tags), or None if it is not a readable run."""
-    meta_path = os.path.join(run_dir, META)
+    meta_file = meta_path(run_dir)
     try:
-        meta = source.meta(meta_path)
+        meta = source.meta(meta_file)
     except FileNotFoundError:
         if os.path.basename(run_dir).startswith("."):
             warn(run_dir, "litexp: skipping %s: not a run folder", run_dir)
         return None
     except Exception as exc:
-        warn(meta_path, "litexp: skipping run folder %s: unreadable meta.yaml (%s)", run_dir, exc)
+        warn(meta_file, "litexp: skipping run folder %s: unreadable meta.yaml (%s)", run_dir, exc)
         return None
     try:
         if not isinstance(meta, dict):
@@ -125,20 +125,20 @@ def _read_latest_metrics(source: DiskSource, folder: str, keys: Optional[FrozenS
 
 
 def _read_datasets(run_dir: str, warn: Warn) -> List[DatasetInput]:
-    from . import _fs
+    from . import fs
 
-    inputs = os.path.join(run_dir, "inputs")
+    inputs = Layout.inputs_dir(run_dir)
     if not os.path.isdir(inputs):
         return []
-    datasets_dir = os.path.join(os.path.dirname(run_dir), "datasets")
+    datasets_dir = Layout.datasets_dir(os.path.dirname(run_dir))
     found: List[DatasetInput] = []
-    for name in sorted(_fs.list_subfolders(inputs)):
-        path = os.path.join(inputs, name, META)
+    for name in sorted(fs.list_subfolders(inputs)):
+        path = meta_path(os.path.join(inputs, name))
         try:
-            link = _fs.load_yaml(path)
+            link = fs.load_yaml(path)
             if link.get("source_type") != "DATASET":
                 continue
-            dataset = _fs.load_yaml(os.path.join(datasets_dir, str(link["source_id"]), META))
+            dataset = fs.load_yaml(meta_path(os.path.join(datasets_dir, str(link["source_id"]))))
             tags = link.get("tags") or {}
             found.append(
                 DatasetInput(name=str(dataset["name"]), digest=str(dataset["digest"]), context=tags.get("mlflow.data.context"))
@@ -160,15 +160,15 @@ def read_run(
     if record is None:
         return None
     sel = selection or Selection()
-    record.metrics = _read_latest_metrics(source, os.path.join(run_dir, "metrics"), sel.metrics, warn)
-    record.params = _read_texts(source, os.path.join(run_dir, "params"), sel.params, "Param", warn)
-    record.tags = _read_texts(source, os.path.join(run_dir, "tags"), sel.tags, "Tag", warn)
+    record.metrics = _read_latest_metrics(source, Layout.data_dir(run_dir, "Metric"), sel.metrics, warn)
+    record.params = _read_texts(source, Layout.data_dir(run_dir, "Param"), sel.params, "Param", warn)
+    record.tags = _read_texts(source, Layout.data_dir(run_dir, "Tag"), sel.tags, "Tag", warn)
     record.datasets = _read_datasets(run_dir, warn) if sel.datasets else []
     if not record.run_name:
-        name = record.tags.get("mlflow.runName")
+        name = record.tags.get(RUN_NAME_TAG)
         if name is None and sel.tags is not None:
-            name = _read_texts(source, os.path.join(run_dir, "tags"), frozenset({"mlflow.runName"}), "Tag", warn).get(
-                "mlflow.runName"
+            name = _read_texts(source, Layout.data_dir(run_dir, "Tag"), frozenset({RUN_NAME_TAG}), "Tag", warn).get(
+                RUN_NAME_TAG
             )
         record.run_name = name or ""
     return record

@@ -8,50 +8,23 @@ from __future__ import annotations
 
 import os
 import time
-from functools import lru_cache
 from typing import Optional
 
-from .store.records import Heartbeat, RunRecord
-
-
-@lru_cache(maxsize=1)
-def boot_id() -> Optional[str]:
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
-            return fh.read().strip() or None
-    except OSError:
-        return None
-
-
-def pid_start(pid: int) -> Optional[int]:
-    """Start time of a process in clock ticks since boot (Linux), or None."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            stat = fh.read()
-        return int(stat.rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
+from .. import platform
+from ..records import Heartbeat, RunRecord
 
 
 def this_process() -> Heartbeat:
+    """The heartbeat owner record of the calling process."""
     pid = os.getpid()
-    return Heartbeat(host=os.uname().nodename, pid=pid, pid_start=pid_start(pid), boot_id=boot_id())
+    return Heartbeat(host=platform.host_name(), pid=pid, pid_start=platform.process_start(pid), boot_id=platform.boot_id())
 
 
 def _process_alive(hb: Heartbeat) -> bool:
-    if hb.boot_id is not None and boot_id() is not None and hb.boot_id != boot_id():
+    booted = platform.boot_id()
+    if hb.boot_id is not None and booted is not None and hb.boot_id != booted:
         return False
-    try:
-        os.kill(hb.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    if hb.pid_start is not None:
-        current = pid_start(hb.pid)
-        if current is not None and current != hb.pid_start:
-            return False
-    return True
+    return platform.pid_alive(hb.pid, hb.pid_start)
 
 
 def stale_reason(
@@ -74,7 +47,7 @@ def stale_reason(
             return None
         age = now - run.start_time / 1000.0
         return f"no heartbeat and started {age:.0f} s ago" if age > max_age else None
-    if hb.host == os.uname().nodename and not _process_alive(hb):
+    if hb.host == platform.host_name() and not _process_alive(hb):
         return f"process {hb.pid} on {hb.host} is gone"
     if hb.last_beat_ms is not None:
         age = now - hb.last_beat_ms / 1000.0

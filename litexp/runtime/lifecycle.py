@@ -16,21 +16,28 @@ import os
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Dict
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .recorder import Recorder
+from typing import Any, Dict, Optional, Protocol
 
 logger = logging.getLogger("litexp")
 
-_active: "Dict[int, Recorder]" = {}
+
+class EndableRun(Protocol):
+    """What this module needs of a running recorder."""
+
+    id: Optional[str]
+    killed_by_signal: bool
+
+    def end_run(self, status: str) -> None: ...
+
+
+_active: Dict[int, EndableRun] = {}
 _lock = threading.RLock()
 _previous_handler: Any = None
 _installed = False
 _atexit_registered = False
 
 
-def register(recorder: "Recorder") -> None:
+def register(recorder: EndableRun) -> None:
     """Note a recorder as running in this process."""
     global _atexit_registered
     with _lock:
@@ -41,7 +48,7 @@ def register(recorder: "Recorder") -> None:
         _install_handler()
 
 
-def unregister(recorder: "Recorder") -> None:
+def unregister(recorder: EndableRun) -> None:
     with _lock:
         _active.pop(id(recorder), None)
         if not _active:

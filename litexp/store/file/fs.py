@@ -11,8 +11,8 @@ import errno
 import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ..errors import StorageError
-from . import _meta_yaml
+from ...errors import StorageError
+from . import meta_yaml
 
 
 def _yaml() -> Any:
@@ -204,7 +204,7 @@ def read_text(path: str) -> str:
 
 def dump_yaml(data: Dict[str, Any]) -> bytes:
     """Serialise like MLflow: block style, unicode kept, keys sorted."""
-    text = _meta_yaml.dumps(data)
+    text = meta_yaml.dumps(data)
     if text is None:
         yaml, _, dumper = _yaml()
         text = yaml.dump(data, Dumper=dumper, default_flow_style=False, allow_unicode=True, sort_keys=True)
@@ -212,7 +212,7 @@ def dump_yaml(data: Dict[str, Any]) -> bytes:
 
 
 def parse_yaml(data: bytes) -> Any:
-    fast = _meta_yaml.loads(data)
+    fast = meta_yaml.loads(data)
     if fast is not None:
         return fast
     yaml, loader, _ = _yaml()

@@ -2,6 +2,8 @@
 
 They carry no behaviour and know nothing about files, so a second backend
 can produce them and the search layer can consume them without reading disk.
+Statuses, lifecycle stages, view types and MLflow's reserved tag names are
+spelled here once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,21 @@ __all__ = [
     "ArtifactEntry",
     "Heartbeat",
     "Selection",
+    "RUN_NAME_TAG",
+    "USER_TAG",
+    "SOURCE_NAME_TAG",
+    "SOURCE_TYPE_TAG",
+    "GIT_COMMIT_TAG",
+    "PARENT_RUN_TAG",
 ]
+
+#: MLflow's reserved run tags that litexp writes or reads.
+RUN_NAME_TAG = "mlflow.runName"
+USER_TAG = "mlflow.user"
+SOURCE_NAME_TAG = "mlflow.source.name"
+SOURCE_TYPE_TAG = "mlflow.source.type"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+PARENT_RUN_TAG = "mlflow.parentRunId"
 
 #: Run statuses, by MLflow's integer code as written in ``meta.yaml``.
 STATUS_TO_INT = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILLED": 5}
@@ -132,7 +148,11 @@ class Heartbeat:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which keys of each run to read (``None`` = all of that kind)."""
+    """Which keys of each run a query reads, so a loader may skip the rest.
+
+    ``None`` means every key of that kind; the search layer's ``needed_keys``
+    answers with the sets a filter and an order name.
+    """
 
     metrics: Optional[FrozenSet[str]] = None
     params: Optional[FrozenSet[str]] = None

@@ -1,0 +1,290 @@
+"""Experiments in MLflow's ``mlruns`` layout: ``<root>/<id>/meta.yaml``, ``<root>/<id>/tags/``,
+and ``<root>/.trash/<id>/`` once deleted. One part of :class:`~litexp.store.file.FileStore`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from ...errors import ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError
+from ...records import ACTIVE, DELETED, ExperimentRecord, ViewType
+from .. import validation as v
+from . import fs
+from .layout import DEFAULT_EXPERIMENT_ID, Layout, key_path, meta_path, path_uri
+from .locks import StoreLock
+from .meta import RunMeta
+
+logger = logging.getLogger("litexp")
+
+
+def now_ms() -> int:
+    """Now, in integer milliseconds since the epoch."""
+    return int(time.time() * 1000)
+
+
+def new_experiment_id() -> str:
+    """An 18-digit random integer, as MLflow makes them."""
+    return str(10**17 + int.from_bytes(os.urandom(8), "big") % (9 * 10**17))
+
+
+class Warnings:
+    """One warning per unreadable thing and store object."""
+
+    def __init__(self) -> None:
+        self._seen: set = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str, message: str, *args: Any) -> None:
+        with self._lock:
+            if key in self._seen:
+                return
+            self._seen.add(key)
+        logger.warning(message, *args)
+
+
+def validated_tags(tags: Optional[Mapping[str, Any]]) -> Dict[str, str]:
+    return {v.validate_key(key, "Tag"): v.tag_value(key, value) for key, value in (tags or {}).items()}
+
+
+def data_path(folder: str, key: str, kind: str) -> str:
+    """The file of a key in ``folder``, its parent folders made; a clash with another key is refused."""
+    path = key_path(folder, key)
+    parent = os.path.dirname(path)
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InvalidInputError(
+            f"{kind} key {key!r} cannot be stored: a {kind.lower()} named like one of its folders exists."
+        ) from None
+    if os.path.isdir(path):
+        raise InvalidInputError(
+            f"{kind} key {key!r} cannot be stored: other {kind.lower()} keys start with {key + '/'!r}."
+        )
+    return path
+
+
+def write_tag_file(tmp_folder: str, folder: str, key: str, value: str) -> None:
+    fs.replace_file(data_path(folder, key, "Tag"), value.encode("utf-8"), tmp_folder)
+
+
+class Experiments:
+    """The experiment folders of one store.
+
+    ``ensure_store`` is called before anything is created: it makes the root
+    (with ``.trash`` and the experiment ``0``) when it does not exist yet.
+    """
+
+    def __init__(self, layout: Layout, lock: StoreLock, meta: RunMeta, warn: Warnings, ensure_store: Callable[[], None]) -> None:
+        self.layout = layout
+        self.root = layout.root
+        self.trash = layout.trash
+        self.lock = lock
+        self.meta = meta
+        self.warn_once = warn
+        self.ensure_store = ensure_store
+
+    # ------------------------------------------------------------ experiments
+    def _read_experiment(self, exp_dir: str) -> Optional[ExperimentRecord]:
+        meta_file = meta_path(exp_dir)
+        folder_id = os.path.basename(exp_dir)
+        try:
+            meta = fs.load_yaml(meta_file)
+            if not isinstance(meta, dict):
+                raise ValueError("not a mapping")
+            exp_id = str(meta["experiment_id"])
+            name = meta["name"]
+            if not isinstance(name, str):
+                raise ValueError("name is not a string")
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # unreadable meta: skip, with one warning
+            self.warn_once(meta_file, "litexp: skipping experiment folder %s: unreadable meta.yaml (%s)", exp_dir, exc)
+            return None
+        if exp_id != folder_id:
+            self.warn_once(
+                meta_file, "litexp: skipping experiment folder %s: its meta.yaml says id %s", exp_dir, exp_id
+            )
+            return None
+        tags = {}
+        for key, path in fs.walk_files(self.layout.experiment_tags_dir(exp_dir)):
+            try:
+                tags[v.validate_key(key, "Tag")] = fs.read_text(path)
+            except (LitexpError, OSError, UnicodeDecodeError):
+                self.warn_once(path, "litexp: skipping unreadable experiment tag file %s", path)
+        return ExperimentRecord(
+            experiment_id=exp_id,
+            name=name,
+            artifact_location=str(meta.get("artifact_location") or path_uri(exp_dir)),
+            # MLflow 1.x moved deleted experiments to .trash without changing their meta
+            lifecycle_stage=DELETED if self.layout.is_trashed(exp_dir) else (meta.get("lifecycle_stage") or ACTIVE),
+            creation_time=meta.get("creation_time"),
+            last_update_time=meta.get("last_update_time"),
+            tags=tags,
+        )
+
+    def write_new(self, experiment_id: str, name: str, tags: Optional[Mapping[str, str]]) -> ExperimentRecord:
+        """Write a new experiment folder (under the store lock, or before the store is visible)."""
+        exp_dir = self.layout.experiment_dir(experiment_id)
+        os.makedirs(exp_dir, exist_ok=True)
+        created = now_ms()
+        for key, value in (tags or {}).items():
+            write_tag_file(exp_dir, self.layout.experiment_tags_dir(exp_dir), key, value)
+        meta = {
+            "artifact_location": path_uri(exp_dir),
+            "creation_time": created,
+            "experiment_id": experiment_id,
+            "last_update_time": created,
+            "lifecycle_stage": ACTIVE,
+            "name": name,
+        }
+        fs.write_yaml(meta_path(exp_dir), meta)
+        record = self._read_experiment(exp_dir)
+        assert record is not None
+        return record
+
+    def list_experiments(self, view_type: int = ViewType.ACTIVE_ONLY) -> List[ExperimentRecord]:
+        folders = []
+        if view_type in (ViewType.ACTIVE_ONLY, ViewType.ALL):
+            folders += self.layout.experiment_folders(trashed=False)
+        if view_type in (ViewType.DELETED_ONLY, ViewType.ALL):
+            folders += self.layout.experiment_folders(trashed=True)
+        found: List[ExperimentRecord] = []
+        for path in folders:
+            if not os.path.basename(path).isdigit():
+                self.warn_once(path, "litexp: skipping %s: not an experiment folder", path)
+                continue
+            record = self._read_experiment(path)
+            if record is not None:
+                found.append(record)
+        return found
+
+    def find_experiment(self, name: str, view_type: int = ViewType.ALL) -> Optional[ExperimentRecord]:
+        for record in self.list_experiments(view_type):
+            if record.name == name:
+                return record
+        return None
+
+    def get_experiment(self, experiment_id: str) -> ExperimentRecord:
+        exp_dir = self.layout.find_experiment_dir(experiment_id)
+        record = self._read_experiment(exp_dir) if exp_dir else None
+        if record is None:
+            raise NotFoundError(f"No experiment with id {experiment_id!r} in the store {self.root}.")
+        return record
+
+    def create_experiment(self, name: str, tags: Optional[Mapping[str, str]] = None) -> ExperimentRecord:
+        name = v.validate_experiment_name(name)
+        tags = validated_tags(tags)
+        self.ensure_store()
+        with self.lock:
+            existing = self.find_experiment(name)
+            if existing is not None:
+                raise ExpAlreadyExistError(self._taken_message(existing))
+            return self.write_new(self._unused_experiment_id(), name, tags)
+
+    def get_or_create_experiment(self, name: str) -> Tuple[ExperimentRecord, bool]:
+        name = v.validate_experiment_name(name)
+        self.ensure_store()
+        existing = self.find_experiment(name)
+        if existing is None:
+            with self.lock:
+                existing = self.find_experiment(name)
+                if existing is None:
+                    return self.write_new(self._unused_experiment_id(), name, None), True
+        if existing.lifecycle_stage != ACTIVE:
+            raise ExpAlreadyExistError(self._taken_message(existing))
+        return existing, False
+
+    def _taken_message(self, existing: ExperimentRecord) -> str:
+        if existing.lifecycle_stage == DELETED:
+            return (
+                f"Experiment {existing.name!r} exists in the deleted state (id {existing.experiment_id}). "
+                "Restore it, or remove its folder from .trash, to use the name again."
+            )
+        return f"Experiment {existing.name!r} already exists (id {existing.experiment_id})."
+
+    def _unused_experiment_id(self) -> str:
+        while True:
+            exp_id = new_experiment_id()
+            if not os.path.exists(self.layout.experiment_dir(exp_id)) and not os.path.exists(
+                self.layout.trashed_experiment_dir(exp_id)
+            ):
+                return exp_id
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        experiment_id = v.validate_experiment_id(experiment_id)
+        if experiment_id == DEFAULT_EXPERIMENT_ID:
+            raise InvalidInputError("The default experiment '0' cannot be deleted.")
+        with self.lock:
+            exp_dir = self.layout.experiment_dir(experiment_id)
+            record = self._read_experiment(exp_dir) if os.path.isdir(exp_dir) else None
+            if record is None:
+                raise NotFoundError(f"No active experiment with id {experiment_id!r} in {self.root}.")
+            deleted_at = now_ms()
+
+            def delete(meta: Dict[str, Any]) -> bool:
+                if meta.get("lifecycle_stage", ACTIVE) != ACTIVE:
+                    return False
+                meta["lifecycle_stage"] = DELETED
+                meta["deleted_time"] = deleted_at
+                return True
+
+            self._rewrite_runs_locked(exp_dir, delete)
+            self._rewrite_experiment_meta(exp_dir, lifecycle_stage=DELETED, last_update_time=deleted_at)
+            os.replace(exp_dir, self.layout.trashed_experiment_dir(experiment_id))
+            self.layout.forget_runs()
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        experiment_id = v.validate_experiment_id(experiment_id)
+        with self.lock:
+            src = self.layout.trashed_experiment_dir(experiment_id)
+            if not os.path.isfile(meta_path(src)):
+                raise NotFoundError(f"No deleted experiment with id {experiment_id!r} in {self.root}.")
+            dst = self.layout.experiment_dir(experiment_id)
+            if os.path.exists(dst):
+                raise ExpAlreadyExistError(f"Cannot restore experiment {experiment_id}: {dst} exists.")
+            record = self._read_experiment(src)
+            if record is not None:
+                clash = self.find_experiment(record.name, ViewType.ACTIVE_ONLY)
+                if clash is not None:
+                    raise ExpAlreadyExistError(
+                        f"Cannot restore experiment {experiment_id}: the name {record.name!r} is in use."
+                    )
+            os.replace(src, dst)
+            self.layout.forget_runs()
+
+            def restore(meta: Dict[str, Any]) -> bool:
+                if meta.get("lifecycle_stage") != DELETED:
+                    return False
+                meta["lifecycle_stage"] = ACTIVE
+                meta.pop("deleted_time", None)
+                return True
+
+            self._rewrite_runs_locked(dst, restore)
+            self._rewrite_experiment_meta(dst, lifecycle_stage=ACTIVE, last_update_time=now_ms())
+
+    def _rewrite_runs_locked(self, exp_dir: str, change: Callable[[Dict[str, Any]], bool]) -> None:
+        """Apply ``change`` to every readable run of an experiment (the store lock is held)."""
+        for run_dir in self.layout.run_dirs_of(exp_dir):
+            try:
+                self.meta.rewrite_locked(run_dir, os.path.basename(run_dir), change)
+            except LitexpError:
+                continue  # not a readable run: nothing of it to change
+
+    def _rewrite_experiment_meta(self, exp_dir: str, **changes: Any) -> None:
+        path = meta_path(exp_dir)
+        meta = fs.load_yaml(path)
+        meta.update(changes)
+        fs.write_yaml(path, meta)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        key = v.validate_key(key, "Tag")
+        text = v.tag_value(key, value)
+        record = self.get_experiment(experiment_id)
+        if record.lifecycle_stage != ACTIVE:
+            raise InvalidInputError(f"Experiment {experiment_id} is deleted; restore it before setting tags.")
+        exp_dir = self.layout.experiment_dir(record.experiment_id)
+        write_tag_file(exp_dir, self.layout.experiment_tags_dir(exp_dir), key, text)

@@ -1,0 +1,213 @@
+"""Runs in MLflow's ``mlruns`` layout: creating, reading, ending, deleting and listing them.
+One part of :class:`~litexp.store.file.FileStore`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from ... import config
+from ...errors import InvalidInputError, LitexpError
+from ...records import ACTIVE, DELETED, RUN_NAME_TAG, STATUS_TO_INT, Heartbeat, RunRecord, Selection, ViewType
+from .. import validation as v
+from . import fs
+from .experiments import Experiments, Warnings, data_path, now_ms, validated_tags
+from .heartbeats import Heartbeats
+from .index import DiskSource, IndexedSource
+from .layout import RESERVED_EXPERIMENT_FOLDERS, RUN_SUBFOLDERS, Layout, meta_path
+from .meta import RunMeta
+from .run_reader import read_run, read_run_meta
+
+_DISK = DiskSource()
+
+
+def _uuid4_hex() -> str:
+    """A random (version 4) UUID as 32 hex digits, like ``uuid.uuid4().hex``."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
+
+
+def check_active(run_id: str, meta: Mapping[str, Any]) -> None:
+    if meta.get("lifecycle_stage", ACTIVE) != ACTIVE:
+        raise InvalidInputError(f"Recorder {run_id} is deleted; restore it before logging to it.")
+
+
+class Runs:
+    """The run folders of one store."""
+
+    def __init__(self, layout: Layout, meta: RunMeta, experiments: Experiments, heartbeats: Heartbeats, warn: Warnings) -> None:
+        self.layout = layout
+        self.meta = meta
+        self.experiments = experiments
+        self.heartbeats = heartbeats
+        self.warn_once = warn
+        self._sources: Dict[str, DiskSource] = {}
+
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: Optional[str],
+        user_id: str,
+        start_time: int,
+        tags: Optional[Mapping[str, str]] = None,
+        owner: Optional[Heartbeat] = None,
+        params: Optional[Mapping[str, Any]] = None,
+    ) -> RunRecord:
+        experiment = self.experiments.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != ACTIVE:
+            raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.")
+        tags = validated_tags(tags)
+        clean_params = {v.validate_key(k, "Param"): v.param_value(k, val) for k, val in (params or {}).items()}
+        if run_name is not None:
+            run_name = v.tag_value(RUN_NAME_TAG, run_name)
+        run_name = run_name or tags.get(RUN_NAME_TAG) or f"run-{os.urandom(4).hex()}"
+        tags[RUN_NAME_TAG] = run_name
+        run_id = _uuid4_hex()
+        run_dir = self.layout.run_dir_in(self.layout.experiment_dir(experiment.experiment_id), run_id)
+        os.makedirs(run_dir)
+        for sub in RUN_SUBFOLDERS:
+            os.makedirs(os.path.join(run_dir, sub))
+        # Until meta.yaml exists nobody reads this folder: files are written directly.
+        for kind, values in (("Tag", tags), ("Param", clean_params)):
+            folder = self.layout.data_dir(run_dir, kind)
+            for key, value in values.items():
+                fs.write_new_file(data_path(folder, key, kind), value.encode("utf-8"))
+        if owner is not None:  # a visible RUNNING run always has its owner
+            self.heartbeats.write_new(run_dir, owner)
+        meta = {
+            "artifact_uri": experiment.artifact_location.rstrip("/") + f"/{run_id}/artifacts",
+            "end_time": None,
+            "entry_point_name": "",
+            "experiment_id": experiment.experiment_id,
+            "lifecycle_stage": ACTIVE,
+            "run_id": run_id,
+            "run_name": run_name,
+            "run_uuid": run_id,
+            "source_name": "",
+            "source_type": 4,
+            "source_version": "",
+            "start_time": int(start_time),
+            "status": STATUS_TO_INT["RUNNING"],
+            "tags": [],
+            "user_id": user_id or "unknown",
+        }
+        fs.write_yaml(meta_path(run_dir), meta)
+        self.layout.remember_run(run_id, run_dir)
+        return RunRecord(
+            run_id=run_id,
+            experiment_id=experiment.experiment_id,
+            run_name=run_name,
+            user_id=meta["user_id"],
+            status="RUNNING",
+            start_time=meta["start_time"],
+            end_time=None,
+            artifact_uri=meta["artifact_uri"],
+            params=clean_params,
+            tags=dict(tags),
+        )
+
+    def get_run(self, run_id: str, experiment_id: Optional[str] = None) -> RunRecord:
+        run_dir = self.layout.find_run_dir(run_id, experiment_id)
+        record = read_run(run_dir, self.warn_once)
+        if record is None:
+            raise LitexpError(
+                f"Recorder {run_id} cannot be read: its meta.yaml in {run_dir} is damaged. "
+                "Restore it from a backup or delete the run folder."
+            )
+        return record
+
+    def update_run(self, run_id: str, status: str, end_time: Optional[int]) -> RunRecord:
+        if status not in STATUS_TO_INT:
+            raise InvalidInputError(f"Unknown status {status!r}; use one of {', '.join(STATUS_TO_INT)}.")
+
+        def change(meta: Dict[str, Any]) -> None:
+            check_active(run_id, meta)
+            meta["status"] = STATUS_TO_INT[status]
+            meta["end_time"] = None if end_time is None else int(end_time)
+
+        run_dir, _ = self.meta.update(run_id, change)
+        record = read_run_meta(run_dir, self.warn_once)
+        assert record is not None
+        return record
+
+    def set_lifecycle(self, run_id: str, stage: str) -> None:
+        def change(meta: Dict[str, Any]) -> None:
+            meta["lifecycle_stage"] = stage
+            if stage == DELETED:
+                meta["deleted_time"] = now_ms()
+            else:
+                meta.pop("deleted_time", None)
+
+        self.meta.update(run_id, change)
+
+    def rename(self, run_id: str, name: str) -> None:
+        """Set the run name in meta.yaml (the ``mlflow.runName`` tag is written by the caller)."""
+
+        def change(meta: Dict[str, Any]) -> bool:
+            if meta.get("run_name") == name:
+                return False
+            meta["run_name"] = name
+            return True
+
+        self.meta.update(run_id, change)
+
+    def list_run_ids(self, experiment_id: str, view_type: int = ViewType.ACTIVE_ONLY) -> List[str]:
+        """Ids of the readable runs of one experiment in the view."""
+        exp_dir = self.layout.find_experiment_dir(experiment_id)
+        if exp_dir is None:
+            return []
+        stages = ViewType.stages(view_type)
+        ids = []
+        for run_dir in self.layout.run_dirs_of(exp_dir):
+            meta = read_run_meta(run_dir, self.warn_once)
+            if meta is not None and meta.experiment_id == experiment_id and meta.lifecycle_stage in stages:
+                ids.append(meta.run_id)
+        return ids
+
+    def _source(self, exp_dir: str) -> DiskSource:
+        """The index of an experiment folder (``LITEXP_INDEX=0``: read every file every time)."""
+        if not config.index_enabled():
+            return DiskSource()
+        source = self._sources.get(exp_dir)
+        if source is None:
+            source = self._sources[exp_dir] = IndexedSource(exp_dir)
+        source.begin()
+        return source
+
+    def load_runs(
+        self,
+        experiment_ids: Sequence[str],
+        view_type: int = ViewType.ACTIVE_ONLY,
+        selection: Optional[Selection] = None,
+        run_ids: Optional[Sequence[str]] = None,
+    ) -> List[RunRecord]:
+        """Every readable run of the experiments in the view, with its data.
+
+        ``selection`` limits which metrics/params/tags are read; ``run_ids``
+        limits which runs. Reads go through the experiment's index.
+        """
+        stages = ViewType.stages(view_type)
+        wanted = set(run_ids) if run_ids is not None else None
+        runs: List[RunRecord] = []
+        for experiment_id in experiment_ids:
+            exp_dir = self.layout.find_experiment_dir(str(experiment_id))
+            if exp_dir is None:
+                continue
+            source = self._source(exp_dir)
+            # the experiment folder itself is listed afresh: saving the index changes its mtime
+            for name, is_dir in _DISK.listing(exp_dir):
+                if not is_dir or name in RESERVED_EXPERIMENT_FOLDERS or (wanted is not None and name not in wanted):
+                    continue
+                run_dir = self.layout.run_dir_in(exp_dir, name)
+                meta = read_run_meta(run_dir, self.warn_once, source)
+                if meta is None or meta.experiment_id != str(experiment_id) or meta.lifecycle_stage not in stages:
+                    continue
+                record = read_run(run_dir, self.warn_once, meta, source, selection)
+                if record is not None:
+                    runs.append(record)
+            complete = selection is None and wanted is None and view_type == ViewType.ALL
+            source.save(complete)
+        return runs

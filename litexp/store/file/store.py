@@ -1,0 +1,234 @@
+"""``FileStore``: the :class:`TrackingStore` on MLflow's ``mlruns`` folders, composed of parts.
+
+- :mod:`.layout` — every path and folder name (and lookups by id);
+- :mod:`.meta` — the one read-modify-write of a run's meta.yaml, under the store lock;
+- :mod:`.experiments`, :mod:`.runs`, :mod:`.run_data`, :mod:`.heartbeats`, :mod:`.artifacts`;
+- :mod:`.locks` — the store lock; :mod:`.index` — the search index; :mod:`.run_reader`.
+
+Opening a store writes nothing; the root (with ``.trash`` and the experiment
+``0``, as MLflow makes it) is created by the first experiment created in it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from urllib.parse import unquote, urlparse
+
+from ...errors import InvalidInputError
+from ...records import ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection, ViewType
+from ..interface import TrackingStore
+from .artifacts import ArtifactFolder
+from .experiments import Experiments, Warnings
+from .heartbeats import Heartbeats
+from .layout import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Layout, meta_path, path_uri
+from .locks import StoreLock
+from .meta import RunMeta
+from .run_data import RunData
+from .runs import Runs, check_active
+
+#: How long a store another host is creating may stay invisible here (network file systems).
+CREATE_RETRY_SECONDS = 10.0
+
+
+class FileStore(TrackingStore):
+    """A store on MLflow's ``mlruns`` layout rooted at ``root``."""
+
+    def __init__(self, root: str) -> None:
+        self.layout = Layout(root)
+        self.root = self.layout.root
+        self.trash = self.layout.trash
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise InvalidInputError(f"The store root {self.root} exists and is not a folder.")
+        self.lock = StoreLock(self.root)
+        self.warn_once = Warnings()
+        self.meta = RunMeta(self.layout, self.lock)
+        self.experiments = Experiments(self.layout, self.lock, self.meta, self.warn_once, self.ensure_created)
+        self.heartbeats = Heartbeats(self.layout)
+        self.runs = Runs(self.layout, self.meta, self.experiments, self.heartbeats, self.warn_once)
+        self.data = RunData(self.layout, self.meta, self.runs, self.warn_once)
+        self._created = False
+
+    def __repr__(self) -> str:
+        return f"FileStore({self.root!r})"
+
+    def exists(self) -> bool:
+        """Is there a store at the root (a folder)?"""
+        return self.layout.exists()
+
+    def ensure_created(self) -> None:
+        """Create the root, ``.trash`` and the experiment ``0`` when missing.
+
+        Many processes (and hosts) may do this at once: each step tolerates the
+        others' work, and a root another host made a moment ago that this host's
+        file system does not show yet is waited for, never an error.
+        """
+        if self._created and os.path.isdir(self.trash):
+            return
+        deadline = time.monotonic() + CREATE_RETRY_SECONDS
+        while True:
+            try:
+                os.makedirs(self.trash, exist_ok=True)
+                if not os.path.isfile(meta_path(self.layout.experiment_dir(DEFAULT_EXPERIMENT_ID))):
+                    with self.lock:
+                        if not os.path.isfile(meta_path(self.layout.experiment_dir(DEFAULT_EXPERIMENT_ID))):
+                            self.experiments.write_new(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None)
+                break
+            except (FileNotFoundError, FileExistsError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self._created = True
+
+    # ------------------------------------------------------------ experiments
+    def create_experiment(self, name: str, tags: Optional[Mapping[str, str]] = None) -> ExperimentRecord:
+        return self.experiments.create_experiment(name, tags)
+
+    def get_or_create_experiment(self, name: str) -> Tuple[ExperimentRecord, bool]:
+        return self.experiments.get_or_create_experiment(name)
+
+    def get_experiment(self, experiment_id: str) -> ExperimentRecord:
+        return self.experiments.get_experiment(experiment_id)
+
+    def find_experiment(self, name: str, view_type: int = ViewType.ALL) -> Optional[ExperimentRecord]:
+        return self.experiments.find_experiment(name, view_type)
+
+    def list_experiments(self, view_type: int = ViewType.ACTIVE_ONLY) -> List[ExperimentRecord]:
+        return self.experiments.list_experiments(view_type)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.experiments.delete_experiment(experiment_id)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.experiments.restore_experiment(experiment_id)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self.experiments.set_experiment_tag(experiment_id, key, value)
+
+    # ------------------------------------------------------------ runs
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: Optional[str],
+        user_id: str,
+        start_time: int,
+        tags: Optional[Mapping[str, str]] = None,
+        owner: Optional[Heartbeat] = None,
+        params: Optional[Mapping[str, Any]] = None,
+    ) -> RunRecord:
+        return self.runs.create_run(experiment_id, run_name, user_id, start_time, tags, owner, params)
+
+    def get_run(self, run_id: str, experiment_id: Optional[str] = None) -> RunRecord:
+        return self.runs.get_run(run_id, experiment_id)
+
+    def update_run(self, run_id: str, status: str, end_time: Optional[int]) -> RunRecord:
+        return self.runs.update_run(run_id, status, end_time)
+
+    def delete_run(self, run_id: str) -> None:
+        self.runs.set_lifecycle(run_id, "deleted")
+
+    def restore_run(self, run_id: str) -> None:
+        self.runs.set_lifecycle(run_id, "active")
+
+    def list_run_ids(self, experiment_id: str, view_type: int = ViewType.ACTIVE_ONLY) -> List[str]:
+        return self.runs.list_run_ids(experiment_id, view_type)
+
+    def load_runs(
+        self,
+        experiment_ids: Sequence[str],
+        view_type: int = ViewType.ACTIVE_ONLY,
+        selection: Optional[Selection] = None,
+        run_ids: Optional[Sequence[str]] = None,
+    ) -> List[RunRecord]:
+        return self.runs.load_runs(experiment_ids, view_type, selection, run_ids)
+
+    def run_folder(self, run_id: str) -> str:
+        """The run's folder in the store."""
+        return self.layout.find_run_dir(run_id)
+
+    def local_run_dir(self, run_id: str) -> str:
+        return self.run_folder(run_id)
+
+    # ------------------------------------------------------------ heartbeats
+    def write_heartbeat(self, run_id: str, owner: Heartbeat) -> None:
+        self.heartbeats.write(run_id, owner)
+
+    def touch_heartbeat(self, run_id: str) -> None:
+        self.heartbeats.touch(run_id)
+
+    def read_heartbeat(self, run_id: str) -> Optional[Heartbeat]:
+        return self.heartbeats.read(run_id)
+
+    def remove_heartbeat(self, run_id: str) -> None:
+        self.heartbeats.remove(run_id)
+
+    # ------------------------------------------------------------ run data
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Tuple[str, Any, int, int]] = (),
+        params: Mapping[str, Any] = {},
+        tags: Mapping[str, Any] = {},
+    ) -> None:
+        self.data.log_batch(run_id, metrics, params, tags)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.data.delete_tag(run_id, key)
+
+    def get_metric_history(self, run_id: str, key: str) -> List[MetricPoint]:
+        return self.data.get_metric_history(run_id, key)
+
+    # ------------------------------------------------------------ artifacts
+    def _artifacts(self, run_id: str) -> ArtifactFolder:
+        """The run's artifact folder: where its ``artifact_uri`` points, as MLflow reads it.
+
+        A default-layout URI that no longer exists (a moved store, a deleted
+        experiment in ``.trash``) means the ``artifacts`` folder of the run.
+        """
+        run_dir, meta = self.meta.load(run_id)
+        default = self.layout.artifacts_dir(run_dir)
+        uri = meta.get("artifact_uri")
+        if not uri:
+            return ArtifactFolder(default, tmp_folder=run_dir)
+        uri = str(uri)
+        if uri.startswith("file:"):
+            parsed = urlparse(uri)
+            if parsed.netloc not in ("", "localhost"):
+                raise InvalidInputError(f"Artifacts of recorder {run_id} are on host {parsed.netloc!r} ({uri}).")
+            path = unquote(parsed.path) if uri.startswith("file://") else unquote(uri[len("file:"):])
+        elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", uri):
+            raise InvalidInputError(
+                f"Artifacts of recorder {run_id} are at {uri}; litexp reads and writes local artifact folders only."
+            )
+        else:
+            path = uri
+        path = os.path.abspath(path)
+        if path == default or os.path.realpath(path) == os.path.realpath(default):
+            return ArtifactFolder(default, tmp_folder=run_dir)
+        moved_default = path.endswith(os.sep + self.layout.artifacts_dir(os.path.join(str(meta.get("experiment_id")), run_id)))
+        if os.path.isdir(path) or not moved_default:
+            return ArtifactFolder(path, tmp_folder=os.path.dirname(path))
+        return ArtifactFolder(default, tmp_folder=run_dir)
+
+    def artifact_uri(self, run_id: str) -> str:
+        _, meta = self.meta.load(run_id)
+        uri = meta.get("artifact_uri")
+        return str(uri) if uri else path_uri(self.layout.artifacts_dir(self.layout.find_run_dir(run_id)))
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: Optional[str] = None) -> None:
+        _, meta = self.meta.load(run_id)
+        check_active(run_id, meta)
+        self._artifacts(run_id).add(local_path, artifact_path)
+
+    def list_artifacts(self, run_id: str, path: Optional[str] = None) -> List[ArtifactEntry]:
+        return self._artifacts(run_id).list(path)
+
+    def download_artifact(self, run_id: str, path: str, dst_path: Optional[str] = None) -> str:
+        return self._artifacts(run_id).download(path, dst_path)
+
+    def local_artifact(self, run_id: str, path: str) -> str:
+        """The path of an artifact inside the store (it must exist)."""
+        return self._artifacts(run_id).existing(path)
+
