@@ -11,7 +11,6 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from .errors import InvalidInputError
 from .store import RunRecord, TrackingStore
-from .records import Selection
 
 
 def select_runs(
@@ -42,10 +41,7 @@ def select_runs(
     if full and parsed.is_empty and max_results is None and page_token is None and not order.keys:
         runs = store.load_runs(ids, view)
         return search_runs(runs, parsed, order, None, None)
-    usage = needed_keys(parsed, order)
-    selection = Selection(
-        metrics=frozenset(usage.metrics), params=frozenset(usage.params), tags=frozenset(usage.tags), datasets=usage.datasets
-    )
+    selection = needed_keys(parsed, order)
     picked, token = search_runs(store.load_runs(ids, view, selection), parsed, order, max_results, page_token)
     if not full or not picked:
         return picked, token

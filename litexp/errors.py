@@ -47,7 +47,9 @@ class LockTimeoutError(LitexpError):
 
 
 class StoreCorruptError(LitexpError):
-    """A file of the store cannot be parsed."""
+    """A file of the store that an operation needs (a run's meta.yaml) cannot be parsed.
+
+    Listings and searches skip such files with a warning instead."""
 
 
 class SearchSyntaxError(LitexpError, ValueError):

@@ -6,7 +6,7 @@ import os
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, LoadObjectError
 from .experiment import Experiment
 from .manager import ExpManager, FileExpManager
 from .recorder import Recorder
@@ -183,8 +183,20 @@ class QlibRecorder:
         self._active().save_objects(local_path, artifact_path, **kwargs)
 
     def load_object(self, name: str) -> Any:
-        """Unpickle an artifact of the active recorder (LoadObjectError on any failure)."""
-        return self.get_exp().get_recorder().load_object(name)
+        """Unpickle an artifact of the active recorder (LoadObjectError on any failure).
+
+        Without a running recorder nothing is created: LoadObjectError says how to
+        name the recorder instead.
+        """
+        manager = self._exp_manager
+        experiment = manager.active_experiment if manager is not None else None
+        recorder = experiment.active_recorder if experiment is not None else None
+        if recorder is None:
+            raise LoadObjectError(
+                f"Cannot load {name!r}: no recorder is running. Use "
+                "R.get_recorder(recorder_id=..., experiment_name=...).load_object(name)."
+            )
+        return recorder.load_object(name)
 
     def log_params(self, **kwargs: Any) -> None:
         self._active().log_params(**kwargs)

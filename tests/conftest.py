@@ -1,4 +1,9 @@
-"""Shared fixtures: every test works on real files under its own tmp_path."""
+"""Shared fixtures: every test works on real files under its own tmp_path.
+
+Tests are grouped by layer: ``store/``, ``search/``, ``api/``, ``interop/`` (MLflow's own
+code reads and writes), ``reliability/`` and ``qlib_integration/`` (real Qlib). Support
+modules shared between groups stay in this folder.
+"""
 
 from __future__ import annotations
 

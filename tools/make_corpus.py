@@ -3,7 +3,7 @@
 For every MLflow version asked for, this script makes (or reuses) a virtualenv with that
 release, lets that release's own API write a small store, and records with the same
 release what it reports about the store (``tools/mlflow_dump.py``). The output is what
-``tests/test_corpus.py`` checks litexp against::
+``tests/interop/test_corpus.py`` checks litexp against::
 
     tests/data/corpus/<version>/store/          the store, as MLflow wrote it (as ``mlruns/``)
     tests/data/corpus/<version>/expected.json   what that MLflow reports about it

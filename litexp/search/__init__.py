@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple, Union
 
-from ..records import RunRecord
+from ..records import RunRecord, Selection
 from ._dialect import RUNS
 from ._experiments import filter_experiments, parse_experiment_filter, parse_experiment_order_by
 from ._frame import FIXED_COLUMNS, runs_to_frame
 from ._match import RUN_NAME_TAG, match_experiment, match_run
-from ._model import (ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Clause, KeyUsage, OrderKey, ParsedFilter,
+from ._model import (ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Clause, OrderKey, ParsedFilter,
                      ParsedOrder)
 from ._order import parse_order, sort_runs
 from ._paging import check_max_results, make_page_token, paginate, parse_page_token, parse_view_type
@@ -47,7 +47,6 @@ __all__ = [
     "ParsedOrder",
     "OrderKey",
     "Clause",
-    "KeyUsage",
     "FIXED_COLUMNS",
 ]
 
@@ -94,7 +93,7 @@ def search_runs(
     return paginate(ordered, page_token, limit)
 
 
-def needed_keys(parsed_filter: Optional[ParsedFilter] = None, parsed_order: Optional[ParsedOrder] = None) -> KeyUsage:
+def needed_keys(parsed_filter: Optional[ParsedFilter] = None, parsed_order: Optional[ParsedOrder] = None) -> Selection:
     """The metric, param and tag keys a filter and order read (and whether datasets are read).
 
     A loader may skip every other key. ``run_name`` needs the ``mlflow.runName``
@@ -118,5 +117,5 @@ def needed_keys(parsed_filter: Optional[ParsedFilter] = None, parsed_order: Opti
             datasets = True
         elif entity == ATTRIBUTE and key == "run_name":
             tags.add(RUN_NAME_TAG)
-    return KeyUsage(frozenset(metrics), frozenset(params), frozenset(tags), datasets)
+    return Selection(frozenset(metrics), frozenset(params), frozenset(tags), datasets)
 

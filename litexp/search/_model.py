@@ -24,7 +24,6 @@ __all__ = [
     "ParsedFilter",
     "OrderKey",
     "ParsedOrder",
-    "KeyUsage",
     "EXT_OR",
     "EXT_NOT",
     "EXT_PARENTHESES",
@@ -128,11 +127,3 @@ class ParsedOrder:
     keys: Tuple[OrderKey, ...] = ()
 
 
-@dataclass(frozen=True)
-class KeyUsage:
-    """The metric, param and tag keys a query reads, and whether it reads datasets."""
-
-    metrics: FrozenSet[str] = frozenset()
-    params: FrozenSet[str] = frozenset()
-    tags: FrozenSet[str] = frozenset()
-    datasets: bool = False

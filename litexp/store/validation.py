@@ -37,7 +37,7 @@ def validate_key(key: Any, kind: str) -> str:
     most 250 characters, already normalised (no ``//``, ``./``, ``..`` parts,
     no leading or trailing ``/``).
     """
-    if key in _valid_keys and type(key) is str:
+    if type(key) is str and key in _valid_keys:
         return key
     if not isinstance(key, str):
         raise InvalidInputError(f"{kind} key must be a string, got {type(key).__name__}: {key!r}.")

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from ...errors import ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError
+from ...errors import ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError, StoreCorruptError
 from ...records import ACTIVE, DELETED, ExperimentRecord, ViewType
 from .. import validation as v
 from . import fs
@@ -271,7 +271,7 @@ class Experiments:
         for run_dir in self.layout.run_dirs_of(exp_dir):
             try:
                 self.meta.rewrite_locked(run_dir, os.path.basename(run_dir), change)
-            except LitexpError:
+            except StoreCorruptError:
                 continue  # not a readable run: nothing of it to change
 
     def _rewrite_experiment_meta(self, exp_dir: str, **changes: Any) -> None:

@@ -180,6 +180,7 @@ class SoftLock(BaseLock):
                 pass
 
     def _create(self) -> Optional[int]:
+        """A descriptor of the new lock file, or None when it exists (or may: retry)."""
         try:
             return os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
@@ -188,6 +189,14 @@ class SoftLock(BaseLock):
             # The store root was made a moment ago (maybe by another host) and is not
             # visible here yet: make it, then try again.
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            return None
+        except PermissionError:
+            # SFTP (sshfs) cannot say "exists": a create that loses the race to another
+            # client fails with EPERM. A real permission problem shows as a writable-check
+            # failure of the folder, reported at once.
+            folder = os.path.dirname(self.path)
+            if os.path.isdir(folder) and not os.access(folder, os.W_OK):
+                raise
             return None
 
     def acquire(self) -> None:

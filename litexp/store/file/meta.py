@@ -14,7 +14,7 @@ import os
 import threading
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from ...errors import LitexpError
+from ...errors import StoreCorruptError
 from . import fs
 from .layout import Layout, meta_path
 from .locks import StoreLock
@@ -56,7 +56,7 @@ class RunMeta:
             if not isinstance(meta, dict):
                 raise ValueError("not a mapping")
         except Exception as exc:
-            raise LitexpError(
+            raise StoreCorruptError(
                 f"The meta.yaml of recorder {run_id} ({run_dir}) cannot be read ({exc}). "
                 "Restore it from a backup or delete the run folder."
             ) from exc

@@ -8,7 +8,7 @@ import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ... import config
-from ...errors import InvalidInputError, LitexpError
+from ...errors import InvalidInputError, StoreCorruptError
 from ...records import ACTIVE, DELETED, RUN_NAME_TAG, STATUS_TO_INT, Heartbeat, RunRecord, Selection, ViewType
 from .. import validation as v
 from . import fs
@@ -113,7 +113,7 @@ class Runs:
         run_dir = self.layout.find_run_dir(run_id, experiment_id)
         record = read_run(run_dir, self.warn_once)
         if record is None:
-            raise LitexpError(
+            raise StoreCorruptError(
                 f"Recorder {run_id} cannot be read: its meta.yaml in {run_dir} is damaged. "
                 "Restore it from a backup or delete the run folder."
             )

@@ -15,7 +15,9 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterator, Tuple
 
-import mlflow
+from optional_support import requires
+
+mlflow = requires("mlflow", "these tests open MLflow's UI on litexp's store")
 import pytest
 
 from interop_support import LitexpStore, mlflow_server, write_litexp_store

@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / "tools"
 
 

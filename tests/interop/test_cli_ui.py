@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 from typing import Any, List, Optional
 
-import mlflow  # noqa: F401  (the UI server under test)
+from optional_support import requires
+
+mlflow = requires("mlflow", "`litexp ui` starts MLflow's UI server")  # noqa: F841
 import pytest
 
 from interop_support import api_url, free_port, http_json, mlflow_env, stop_process_group, wait_for_http

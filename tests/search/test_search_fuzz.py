@@ -1,4 +1,8 @@
-"""Fuzzing: whatever text comes in, the search layer raises SearchSyntaxError or succeeds."""
+"""Fuzzing: whatever text comes in, the search layer raises SearchSyntaxError or succeeds.
+
+Needs no MLflow: the one verdict of MLflow's used here (on very long filters) is the
+frozen one of ``tests/data/search_corpus/parse.json``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import search_support as sup
 from litexp.errors import SearchSyntaxError
 from litexp.search import (filter_experiments, parse_experiment_filter, parse_experiment_order_by, parse_filter,
                            parse_order_by, parse_page_token, parse_view_type, search_runs)
-from litexp.store.records import RunRecord
+from litexp.records import RunRecord
+from search_cases import long_filters
 
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -72,13 +77,15 @@ def test_deep_nesting_is_refused_cleanly():
 
 
 def test_long_filters_are_refused_like_mlflow_and_fast():
+    """MLflow's limits (10000 SQL tokens, 100 nested parentheses); its verdicts are the frozen ones."""
     import time
 
-    ok = " AND ".join(f"params.p{i} = 'v'" for i in range(1000))  # 9997 SQL tokens
+    long = long_filters()
+    ok = long["ok"]  # 9997 SQL tokens
     assert len(parse_filter(ok).clauses) == 1000
-    assert sup.mlflow_accepts_filter(ok)
-    too_long = " AND ".join(f"params.p{i} = 'v'" for i in range(1001))
-    assert not sup.mlflow_accepts_filter(too_long)
+    assert sup.frozen_accepts_long_filter("ok", ok)
+    too_long = long["too_long"]
+    assert not sup.frozen_accepts_long_filter("too_long", too_long)
     start = time.perf_counter()
     try:
         parse_filter(too_long)
@@ -86,11 +93,11 @@ def test_long_filters_are_refused_like_mlflow_and_fast():
     except SearchSyntaxError as exc:
         assert "too long" in str(exc)
     assert time.perf_counter() - start < 2
-    nested = "run_id IN " + "(" * 100 + "'a'" + ")" * 100
+    nested = long["nested"]
     assert parse_filter(nested).clauses[0].value == ("a",)
-    assert sup.mlflow_accepts_filter(nested)
-    deeper = "run_id IN " + "(" * 101 + "'a'" + ")" * 101
-    assert not sup.mlflow_accepts_filter(deeper)
+    assert sup.frozen_accepts_long_filter("nested", nested)
+    deeper = long["deeper"]
+    assert not sup.frozen_accepts_long_filter("deeper", deeper)
     try:
         parse_filter(deeper)
         raise AssertionError("accepted")

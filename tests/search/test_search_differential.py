@@ -1,14 +1,19 @@
-"""Differential tests: litexp's search against the real MLflow on random stores.
+"""Differential tests: litexp's search against MLflow on random stores.
 
-Hypothesis writes small random stores with MLflow's ``MlflowClient`` (missing
-keys, NaN and infinite metrics, ties in start_time, deleted runs, several
-experiments, datasets), then draws filters and order_by lists from MLflow's
-grammar, valid and invalid. For each query:
+Random small stores written with MLflow's ``MlflowClient`` (missing keys, NaN and
+infinite metrics, ties in start_time, deleted runs, several experiments, datasets),
+and filters and order_by lists drawn from MLflow's grammar, valid and invalid
+(``search_cases.py`` holds the generators). For each query:
 
 * MLflow accepts it (for any store)  -> litexp accepts it without extensions
   and returns the same run ids in the same order, and the same page token;
 * MLflow rejects it                  -> litexp rejects it with
   SearchSyntaxError, or accepts it only as a documented extension.
+
+``test_differential_on_the_frozen_sample`` checks a seeded sample of such stores and
+queries against MLflow's answers recorded in ``tests/data/search_corpus/random_runs.json``
+(no MLflow needed); ``test_differential_against_mlflow`` draws its own with Hypothesis
+and asks the installed MLflow (skipped without MLflow).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from hypothesis import strategies as st
 import search_support as sup
 from litexp.errors import SearchSyntaxError
 from litexp.search import parse_filter, parse_order_by
+from search_cases import MAX_RESULTS, VIEW_TYPES
 
 STORES = 70
 QUERIES_PER_STORE = 32
@@ -43,10 +49,10 @@ def _litexp_order_ok(order_by: Optional[List[str]]) -> bool:
         return False
 
 
-def _check_query(store: sup.BuiltStore, filter_string: Optional[str], order_by: Optional[List[str]],
-                 view_type: int, max_results: Optional[int], counts: dict) -> None:
+def _check_query(store: Any, filter_string: Optional[str], order_by: Optional[List[str]],
+                 view_type: int, max_results: Optional[int], counts: dict, ml_ok: bool, ml_order_ok: bool) -> None:
+    """litexp against MLflow's verdicts (``ml_ok``, ``ml_order_ok``) and answers (``store.mlflow_search``)."""
     counts["cases"] += 1
-    ml_ok = sup.mlflow_accepts_filter(filter_string)
     parsed = _litexp_verdict(filter_string)
     if ml_ok:
         assert parsed is not None, f"MLflow accepts {filter_string!r}, litexp rejects it"
@@ -54,7 +60,6 @@ def _check_query(store: sup.BuiltStore, filter_string: Optional[str], order_by: 
     else:
         assert parsed is None or parsed.extensions, f"MLflow rejects {filter_string!r}, litexp accepts it"
         counts["rejected"] += 1
-    ml_order_ok = sup.mlflow_accepts_order(order_by)
     assert ml_order_ok == _litexp_order_ok(order_by), f"order_by {order_by!r}: MLflow accepts={ml_order_ok}"
     if not (ml_ok and ml_order_ok):
         return
@@ -68,6 +73,30 @@ def _check_query(store: sup.BuiltStore, filter_string: Optional[str], order_by: 
         assert got2 == want2, f"second page: filter={filter_string!r} order_by={order_by!r}"
 
 
+def _check_counts(counts: dict) -> None:
+    print("differential cases:", counts)
+    assert counts["cases"] >= 2000, counts
+    assert counts["compared"] >= 1000, counts
+    assert counts["rejected"] >= 100, counts
+
+
+def test_differential_on_the_frozen_sample() -> None:
+    counts = {"cases": 0, "compared": 0, "rejected": 0}
+    for data in sup.corpus("random_runs")["differential"]:
+        store = sup.CorpusStore(data)
+        for case in data["cases"]:
+            _check_query(store, case["filter"], case["order_by"], case["view_type"], case["max_results"], counts,
+                         case["filter_ok"], case["order_ok"])
+    _check_counts(counts)
+
+
+def _check_live_query(store: sup.LiveStore, filter_string: Optional[str], order_by: Optional[List[str]],
+                      view_type: int, max_results: Optional[int], counts: dict) -> None:
+    _check_query(store, filter_string, order_by, view_type, max_results, counts,
+                 sup.mlflow_accepts_filter(filter_string), sup.mlflow_accepts_order(order_by))
+
+
+@sup.needs_mlflow
 def test_differential_against_mlflow() -> None:
     counts = {"cases": 0, "compared": 0, "rejected": 0}
 
@@ -82,16 +111,13 @@ def test_differential_against_mlflow() -> None:
             for _ in range(QUERIES_PER_STORE):
                 filter_string = data.draw(sup.filters(store.run_ids))
                 order_by = data.draw(sup.order_bys())
-                view_type = data.draw(st.sampled_from([1, 1, 2, 3]))
-                max_results = data.draw(st.sampled_from([None, None, None, 1, 2, 3, 5]))
-                _check_query(store, filter_string, order_by, view_type, max_results, counts)
+                view_type = data.draw(st.sampled_from(VIEW_TYPES))
+                max_results = data.draw(st.sampled_from(MAX_RESULTS))
+                _check_live_query(store, filter_string, order_by, view_type, max_results, counts)
             for _ in range(SOUPS_PER_STORE):
-                _check_query(store, data.draw(sup.token_soups()), None, 3, None, counts)
+                _check_live_query(store, data.draw(sup.token_soups()), None, 3, None, counts)
         finally:
             store.close()
 
     run()
-    print("differential cases:", counts)
-    assert counts["cases"] >= 2000, counts
-    assert counts["compared"] >= 1000, counts
-    assert counts["rejected"] >= 100, counts
+    _check_counts(counts)

@@ -3,6 +3,10 @@
 Results are checked against MLflow itself: ``A OR B`` must select the union
 of what MLflow selects for ``A`` and for ``B``, ``NOT A`` the complement,
 and so on. Filters in MLflow's grammar keep MLflow's meaning.
+
+MLflow's selections come from the frozen corpus (``runs.json`` and a seeded sample of
+random stores in ``random_runs.json``; no MLflow needed) and, where MLflow is
+installed, also from the live MLflow on stores it writes now.
 """
 
 from __future__ import annotations
@@ -16,20 +20,13 @@ from hypothesis import strategies as st
 import search_support as sup
 from litexp.errors import SearchSyntaxError
 from litexp.search import parse_filter, search_runs
-from search_support import NAN, RunSpec, StoreSpec
-
-SPEC = StoreSpec(1, [
-    RunSpec(0, 1000, "a", {"loss": [(0.5, 1, 0)]}, {"lr": "0.1", "opt": "adam"}, {"team": "red"},
-            end=("FINISHED", 2000)),
-    RunSpec(0, 1001, "b", {"loss": [(NAN, 1, 0)]}, {"lr": "0.01"}, {"team": "blue"}, end=("FAILED", 2100)),
-    RunSpec(0, 1002, "c", {"loss": [(1.5, 1, 0)], "acc": [(0.9, 1, 0)]}, {"opt": "sgd"}, {}),
-    RunSpec(0, 1003, "d", {}, {"lr": "1"}, {"team": "red"}, end=("KILLED", 2200)),
-])
+from search_cases import (ALGEBRA_ROUNDS, GRAMMAR_FILTERS, IN_PARAM_KEYS, NULL_METRIC_KEYS, PRECEDENCE_ATOMS,
+                          SUPERSET_SPEC)
 
 
-@pytest.fixture(scope="module")
-def store():
-    built = sup.build_store(SPEC)
+@pytest.fixture(scope="module", params=sup.STORE_KINDS)
+def store(request):
+    built = sup.open_store(request.param, SUPERSET_SPEC, "superset")
     yield built
     built.close()
 
@@ -76,15 +73,14 @@ def test_documented_examples(store, filter_string, expected):
 
 
 def test_and_binds_tighter_than_or(store):
-    a, b, c = "metrics.loss < 1", "tags.team = 'red'", "params.lr = '1'"
+    a, b, c = PRECEDENCE_ATOMS
     assert lit_ids(store, f"{a} AND {b} OR {c}") == (ml_ids(store, f"{a} AND {b}") | ml_ids(store, c))
     assert lit_ids(store, f"{c} OR {a} AND {b}") == (ml_ids(store, f"{a} AND {b}") | ml_ids(store, c))
 
 
 def test_extensions_keep_mlflow_grammar_results(store):
     """An MLflow filter means the same wrapped in parentheses, or doubly negated."""
-    for f in ("metrics.loss < 1 AND params.lr = '0.1'", "tags.team != 'red'", "metrics.loss != 0.5",
-              "params.opt LIKE '%a%' metrics.loss >= 0"):
+    for f in GRAMMAR_FILTERS:
         assert lit_ids(store, f"({f})") == ml_ids(store, f)
         assert lit_ids(store, f"NOT NOT ({f})") == ml_ids(store, f)
 
@@ -99,41 +95,58 @@ def test_extension_errors(filter_string):
         parse_filter(filter_string)
 
 
+def _check_algebra(store, rounds) -> None:
+    """litexp's OR, NOT and parentheses combine MLflow's selections for each clause as sets do."""
+    every = set(sup.mlflow_search(store, None)[0])
+    for a, b, c in rounds:
+        sa, sb, sc = ml_ids(store, a), ml_ids(store, b), ml_ids(store, c)
+        assert lit_ids(store, f"{a} OR {b}") == sa | sb
+        assert lit_ids(store, f"NOT ({a})") == every - sa
+        assert lit_ids(store, f"({a} OR {b}) AND {c}") == (sa | sb) & sc
+        assert lit_ids(store, f"{a} AND {b} OR {c}") == (sa & sb) | sc
+        assert lit_ids(store, f"NOT ({a} AND {b})") == every - (sa & sb)
+        assert lit_ids(store, f"{a} AND {b}") == ml_ids(store, f"{a} AND {b}")
+    records = {r.run_id: r for r in store.records(1)}
+    for key in NULL_METRIC_KEYS:
+        lacking = {i for i, r in records.items() if key not in r.metrics}
+        assert lit_ids(store, f"metrics.`{key}` IS NULL") == lacking
+    for key in IN_PARAM_KEYS:
+        want = {i for i, r in records.items() if r.params.get(key) in ("a", "1")}
+        assert lit_ids(store, f"params.{key} IN ('a', '1')") == want
+        assert lit_ids(store, f"params.{key} IN ('a', '1')") == (ml_ids(store, f"params.{key} = 'a'")
+                                                                  | ml_ids(store, f"params.{key} = '1'"))
+
+
+def test_boolean_algebra_on_the_frozen_sample():
+    """The seeded sample of random stores and MLflow-accepted clauses in ``random_runs.json``."""
+    sample = sup.corpus("random_runs")["algebra"]
+    assert len(sample) >= 15
+    for data in sample:
+        store = sup.CorpusStore(data)
+        for atom in (atom for round_ in data["rounds"] for atom in round_):
+            assert parse_filter(atom).root is not None and not parse_filter(atom).extensions, atom
+        _check_algebra(store, data["rounds"])
+
+
 @st.composite
 def mlflow_atoms(draw, run_ids):
-    """A clause MLflow accepts."""
+    """A clause the installed MLflow accepts."""
     while True:
         clause = draw(sup.clauses(run_ids))
         if sup.mlflow_accepts_filter(clause) and parse_filter(clause).root is not None:
             return clause
 
 
+@sup.needs_mlflow
 @settings(max_examples=15, deadline=None, derandomize=True, phases=(Phase.explicit, Phase.generate),
           suppress_health_check=list(HealthCheck))
 @given(spec=sup.store_specs(max_runs=7), data=st.data())
 def test_boolean_algebra_against_mlflow(spec, data):
     store = sup.build_store(spec)
     try:
-        every = set(sup.mlflow_search(store, None)[0])
-        for _ in range(5):
-            a = data.draw(mlflow_atoms(store.run_ids))
-            b = data.draw(mlflow_atoms(store.run_ids))
-            c = data.draw(mlflow_atoms(store.run_ids))
-            sa, sb, sc = ml_ids(store, a), ml_ids(store, b), ml_ids(store, c)
-            assert lit_ids(store, f"{a} OR {b}") == sa | sb
-            assert lit_ids(store, f"NOT ({a})") == every - sa
-            assert lit_ids(store, f"({a} OR {b}) AND {c}") == (sa | sb) & sc
-            assert lit_ids(store, f"{a} AND {b} OR {c}") == (sa & sb) | sc
-            assert lit_ids(store, f"NOT ({a} AND {b})") == every - (sa & sb)
-            assert lit_ids(store, f"{a} AND {b}") == ml_ids(store, f"{a} AND {b}")
-        records = {r.run_id: r for r in store.records(1)}
-        for key in ("m1", "loss.val"):
-            lacking = {i for i, r in records.items() if key not in r.metrics}
-            assert lit_ids(store, f"metrics.`{key}` IS NULL") == lacking
-        for key in ("p1", "lr"):
-            want = {i for i, r in records.items() if r.params.get(key) in ("a", "1")}
-            assert lit_ids(store, f"params.{key} IN ('a', '1')") == want
-            assert lit_ids(store, f"params.{key} IN ('a', '1')") == (ml_ids(store, f"params.{key} = 'a'")
-                                                                      | ml_ids(store, f"params.{key} = '1'"))
+        rounds = []
+        for _ in range(ALGEBRA_ROUNDS):
+            rounds.append([data.draw(mlflow_atoms(store.run_ids)) for _ in range(3)])
+        _check_algebra(store, rounds)
     finally:
         store.close()

@@ -10,7 +10,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import mlflow
+from optional_support import requires
+
+mlflow = requires("mlflow", "these tests compare litexp with MLflow's own code")
 import pytest
 from mlflow.entities import ViewType as MlflowViewType
 from mlflow.tracking import MlflowClient
