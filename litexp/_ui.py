@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any, List, Optional
 
+from .records import DEFAULT_STORE_FOLDER
+
 __all__ = ["ui_main", "mlflow_available", "ui_command", "manual_instructions"]
 
 STOP_GRACE_SECONDS = 10.0
@@ -34,7 +36,7 @@ def mlflow_available() -> bool:
 def _store_root(store: Optional[str]) -> str:
     from .store import uri_to_path
 
-    return uri_to_path(store if store else "mlruns")
+    return uri_to_path(store if store else DEFAULT_STORE_FOLDER)
 
 
 def ui_command(root: str, port: int, host: str) -> List[str]:
@@ -48,7 +50,7 @@ def ui_command(root: str, port: int, host: str) -> List[str]:
 
 def manual_instructions(root: str, port: int, host: str) -> str:
     """The two ways to open the store at ``root`` in MLflow, as shell commands."""
-    source = os.path.dirname(root) if os.path.basename(root) == "mlruns" else root
+    source = os.path.dirname(root) if os.path.basename(root) == DEFAULT_STORE_FOLDER else root
     db = "sqlite:///" + os.path.join(os.path.dirname(root), "mlflow.db")
     q = shlex.quote
     return "\n".join(

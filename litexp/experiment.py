@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .errors import InvalidInputError, NotFoundError
 from .recorder import Recorder
+from .records import ACTIVE
 from .store import RunRecord, TrackingStore, ViewType, open_store
 
 logger = logging.getLogger("litexp")
@@ -101,7 +102,7 @@ class Experiment:
                 run = self.store.get_run(recorder_id, self.id)
             except NotFoundError:
                 run = None
-            if run is None or run.experiment_id != self.id or run.lifecycle_stage != "active":
+            if run is None or run.experiment_id != self.id or run.lifecycle_stage != ACTIVE:
                 raise NotFoundError(f"No recorder with id {recorder_id!r} in experiment {self.name!r} ({self.id}).")
             return self._recorder(run)
         for recorder in self.list_recorders(rtype=Experiment.RT_L):

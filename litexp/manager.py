@@ -10,6 +10,7 @@ from ._query import search_frame
 from .errors import InvalidInputError, NotFoundError
 from .experiment import Experiment
 from .recorder import Recorder
+from .records import ACTIVE, DEFAULT_STORE_FOLDER
 from .store import TrackingStore, ViewType, check_uri, open_store, path_to_uri
 
 logger = logging.getLogger("litexp")
@@ -45,7 +46,7 @@ class ExpManager:
     @default_uri.setter
     def default_uri(self, value: Optional[str]) -> None:
         if value is None:
-            value = path_to_uri(os.path.join(os.getcwd(), "mlruns"))
+            value = path_to_uri(os.path.join(os.getcwd(), DEFAULT_STORE_FOLDER))
         check_uri(value)  # refuse unusable URIs now
         self._default_uri = value
 
@@ -138,7 +139,7 @@ class ExpManager:
                 record = store.get_experiment(str(experiment_id))
             except NotFoundError:
                 record = None
-            if record is None or record.lifecycle_stage != "active":
+            if record is None or record.lifecycle_stage != ACTIVE:
                 raise NotFoundError(f"No active experiment with id {experiment_id!r} in {self.uri}.")
             if experiment_name is not None and record.name != experiment_name:
                 raise NotFoundError(f"Experiment {experiment_id} is called {record.name!r}, not {experiment_name!r}.")

@@ -10,6 +10,7 @@ from .errors import InvalidInputError, LoadObjectError
 from .experiment import Experiment
 from .manager import ExpManager, FileExpManager
 from .recorder import Recorder
+from .records import DEFAULT_STORE_FOLDER
 from .store import path_to_uri
 
 
@@ -31,7 +32,7 @@ class QlibRecorder:
     def exp_manager(self) -> ExpManager:
         """The manager; by default a FileExpManager on ``<cwd>/mlruns`` made at first use."""
         if self._exp_manager is None:
-            self._exp_manager = FileExpManager(path_to_uri(os.path.join(os.getcwd(), "mlruns")), "Experiment")
+            self._exp_manager = FileExpManager(path_to_uri(os.path.join(os.getcwd(), DEFAULT_STORE_FOLDER)), "Experiment")
         return self._exp_manager
 
     def set_exp_manager(self, exp_manager: ExpManager) -> None:

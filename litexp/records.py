@@ -49,6 +49,9 @@ RUN_STATUSES = tuple(STATUS_TO_INT)
 ACTIVE = "active"
 DELETED = "deleted"
 
+#: The folder a store gets by default (``<cwd>/mlruns``), as Qlib and MLflow name it.
+DEFAULT_STORE_FOLDER = "mlruns"
+
 
 class ViewType:
     """Which lifecycle stages a listing or search returns (MLflow's codes)."""

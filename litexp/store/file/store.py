@@ -18,7 +18,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlparse
 
 from ...errors import InvalidInputError
-from ...records import ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection, ViewType
+from ...records import ACTIVE, DELETED, ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection, ViewType
 from ..interface import TrackingStore
 from .artifacts import ArtifactFolder
 from .experiments import Experiments, Warnings
@@ -127,10 +127,10 @@ class FileStore(TrackingStore):
         return self.runs.update_run(run_id, status, end_time)
 
     def delete_run(self, run_id: str) -> None:
-        self.runs.set_lifecycle(run_id, "deleted")
+        self.runs.set_lifecycle(run_id, DELETED)
 
     def restore_run(self, run_id: str) -> None:
-        self.runs.set_lifecycle(run_id, "active")
+        self.runs.set_lifecycle(run_id, ACTIVE)
 
     def list_run_ids(self, experiment_id: str, view_type: int = ViewType.ACTIVE_ONLY) -> List[str]:
         return self.runs.list_run_ids(experiment_id, view_type)
