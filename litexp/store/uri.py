@@ -1,18 +1,34 @@
-"""Tracking URIs: the one parser, and the one path ↔ URI pair.
+"""URIs: the one parser, and the path ↔ URI conversions.
 
-Accepted for the file store: ``file:/abs``, ``file:///abs``, ``file:relative``,
-plain paths and ``~``. Other schemes are looked up in :mod:`.registry`.
+Tracking URIs accepted for the file store: ``file:/abs``, ``file:///abs``,
+``file:relative``, plain paths and ``~``; other schemes are looked up in
+:mod:`.registry`. A tracking URI made from a path is written ``file:/abs`` (as
+Qlib writes its default); an artifact location ``file:///abs`` with quoting (as
+MLflow writes it, :func:`path_to_file_url`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Tuple
-from urllib.parse import unquote, urlparse
+from typing import Optional
+from urllib.parse import quote_from_bytes, unquote, urlparse
 
 from ..errors import InvalidInputError
 
 FILE = "file"
+
+
+def _file_uri_path(uri: str) -> Optional[str]:
+    """The path of a ``file:`` URI; None when it names another host."""
+    rest = uri[len("file:"):]
+    if rest.startswith("//"):
+        parsed = urlparse(uri)
+        if parsed.netloc not in ("", "localhost"):
+            return None
+        return unquote(parsed.path)
+    return unquote(rest)
 
 
 def split_uri(uri: str) -> Tuple[str, str]:
@@ -23,17 +39,12 @@ def split_uri(uri: str) -> Tuple[str, str]:
     if not uri.strip():
         raise InvalidInputError("The tracking URI is empty; use a folder such as 'file:./mlruns'.")
     if uri.startswith("file:"):
-        rest = uri[len("file:"):]
-        if rest.startswith("//"):
-            parsed = urlparse(uri)
-            if parsed.netloc not in ("", "localhost"):
-                raise InvalidInputError(
-                    f"Tracking URI {uri!r} names the host {parsed.netloc!r}; litexp only reads local "
-                    "folders (use file:///absolute/path)."
-                )
-            path = unquote(parsed.path)
-        else:
-            path = unquote(rest)
+        path = _file_uri_path(uri)
+        if path is None:
+            raise InvalidInputError(
+                f"Tracking URI {uri!r} names the host {urlparse(uri).netloc!r}; litexp only reads local "
+                "folders (use file:///absolute/path)."
+            )
         return FILE, os.path.abspath(os.path.expanduser(path))
     parsed = urlparse(uri)
     if parsed.scheme and len(parsed.scheme) > 1:  # one letter: a Windows drive
@@ -53,5 +64,22 @@ def uri_to_path(uri: str) -> str:
 
 
 def path_to_uri(path: str) -> str:
-    """``file:`` URI of a folder (absolute, as Qlib's default URI is written)."""
+    """``file:`` tracking URI of a folder (absolute, as Qlib's default URI is written)."""
     return "file:" + os.path.abspath(path)
+
+
+def path_to_file_url(path: str) -> str:
+    """``file://`` URL of an absolute path, as MLflow writes artifact locations (``Path.as_uri``)."""
+    return "file://" + quote_from_bytes(os.fsencode(path))
+
+
+def local_path_of(uri: str, what: str) -> str:
+    """The local path an artifact URI names: a ``file:`` URI or a plain path; else a clear error."""
+    if uri.startswith("file:"):
+        path = _file_uri_path(uri)
+        if path is None:
+            raise InvalidInputError(f"{what} are on host {urlparse(uri).netloc!r} ({uri}).")
+        return os.path.abspath(path)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", uri):
+        raise InvalidInputError(f"{what} are at {uri}; litexp reads and writes local artifact folders only.")
+    return os.path.abspath(uri)

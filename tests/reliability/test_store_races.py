@@ -24,10 +24,10 @@ WORKER = textwrap.dedent(
     from litexp import FileExpManager, LitexpError, QlibRecorder
     uri, exp_name, run_id, index = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     R = QlibRecorder(FileExpManager(uri, "Experiment", async_logging=False))
-    rec = R.get_recorder(recorder_id=run_id, experiment_name=exp_name)
     deadline = time.monotonic() + 0.6
     n = 0
     try:
+        rec = R.get_recorder(recorder_id=run_id, experiment_name=exp_name)  # gone if the delete came first
         while time.monotonic() < deadline:
             rec.set_tags(**{"mlflow.runName": f"name-{index}-{n}"})   # a meta.yaml rewrite
             rec.end_run("FINISHED" if n % 2 else "FAILED")           # another one

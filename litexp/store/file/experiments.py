@@ -14,7 +14,8 @@ from ...errors import ExpAlreadyExistError, InvalidInputError, LitexpError, NotF
 from ...records import ACTIVE, DELETED, ExperimentRecord, ViewType
 from .. import validation as v
 from . import fs
-from .layout import DEFAULT_EXPERIMENT_ID, Layout, key_path, meta_path, path_uri
+from ..uri import path_to_file_url
+from .layout import DEFAULT_EXPERIMENT_ID, Layout, key_path, meta_path
 from .locks import StoreLock
 from .meta import RunMeta
 
@@ -118,7 +119,7 @@ class Experiments:
         return ExperimentRecord(
             experiment_id=exp_id,
             name=name,
-            artifact_location=str(meta.get("artifact_location") or path_uri(exp_dir)),
+            artifact_location=str(meta.get("artifact_location") or path_to_file_url(exp_dir)),
             # MLflow 1.x moved deleted experiments to .trash without changing their meta
             lifecycle_stage=DELETED if self.layout.is_trashed(exp_dir) else (meta.get("lifecycle_stage") or ACTIVE),
             creation_time=meta.get("creation_time"),
@@ -134,7 +135,7 @@ class Experiments:
         for key, value in (tags or {}).items():
             write_tag_file(exp_dir, self.layout.experiment_tags_dir(exp_dir), key, value)
         meta = {
-            "artifact_location": path_uri(exp_dir),
+            "artifact_location": path_to_file_url(exp_dir),
             "creation_time": created,
             "experiment_id": experiment_id,
             "last_update_time": created,

@@ -17,8 +17,7 @@ search index) and ``<run>/.litexp-heartbeat`` (the process running the run).
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional
-from urllib.parse import quote_from_bytes
+from typing import Dict, Iterator, List, Optional
 
 from ...errors import NotFoundError
 from .. import validation as v
@@ -50,11 +49,6 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 
 #: Kind of a key → the run subfolder holding its files.
 DATA_FOLDERS = {"Metric": METRICS, "Param": PARAMS, "Tag": TAGS}
-
-
-def path_uri(path: str) -> str:
-    """``file://`` URI of an absolute path, as ``pathlib.Path.as_uri`` writes it."""
-    return "file://" + quote_from_bytes(os.fsencode(path))
 
 
 def meta_path(folder: str) -> str:
@@ -164,27 +158,23 @@ class Layout:
         """Drop the remembered run folders (experiments moved to or from the trash)."""
         self._run_dirs.clear()
 
+    def _run_candidates(self, run_id: str, experiment_id: Optional[str]) -> Iterator[str]:
+        if experiment_id is not None:
+            exp_id = v.validate_experiment_id(experiment_id)
+            yield os.path.join(self.experiment_dir(exp_id), run_id)
+            yield os.path.join(self.trashed_experiment_dir(exp_id), run_id)
+        for trashed in (False, True):
+            for exp_dir in self.experiment_folders(trashed):
+                yield os.path.join(exp_dir, run_id)
+
     def find_run_dir(self, run_id: str, experiment_id: Optional[str] = None) -> str:
         """The folder of a run: the remembered one, the experiment's (when known), else a search."""
         run_id = v.validate_run_id(run_id)
         cached = self._run_dirs.get(run_id)
         if cached and os.path.isfile(meta_path(cached)):
             return cached
-        candidates: List[str] = []
-        if experiment_id is not None:
-            exp_id = v.validate_experiment_id(experiment_id)
-            candidates = [
-                os.path.join(self.experiment_dir(exp_id), run_id),
-                os.path.join(self.trashed_experiment_dir(exp_id), run_id),
-            ]
-        for candidate in candidates:
+        for candidate in self._run_candidates(run_id, experiment_id):
             if self.is_run_dir(candidate):
                 self._run_dirs[run_id] = candidate
                 return candidate
-        for trashed in (False, True):
-            for exp_dir in self.experiment_folders(trashed):
-                candidate = os.path.join(exp_dir, run_id)
-                if self.is_run_dir(candidate):
-                    self._run_dirs[run_id] = candidate
-                    return candidate
         raise NotFoundError(f"No recorder (run) with id {run_id!r} in the store {self.root}.")

@@ -12,10 +12,8 @@ Opening a store writes nothing; the root (with ``.trash`` and the experiment
 from __future__ import annotations
 
 import os
-import re
 import time
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
-from urllib.parse import unquote, urlparse
 
 from ...errors import InvalidInputError
 from ...records import ACTIVE, DELETED, ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection, ViewType
@@ -23,7 +21,8 @@ from ..interface import TrackingStore
 from .artifacts import ArtifactFolder
 from .experiments import Experiments, Warnings
 from .heartbeats import Heartbeats
-from .layout import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Layout, meta_path, path_uri
+from ..uri import local_path_of, path_to_file_url
+from .layout import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Layout, meta_path
 from .locks import StoreLock
 from .meta import RunMeta
 from .run_data import RunData
@@ -192,19 +191,7 @@ class FileStore(TrackingStore):
         uri = meta.get("artifact_uri")
         if not uri:
             return ArtifactFolder(default, tmp_folder=run_dir)
-        uri = str(uri)
-        if uri.startswith("file:"):
-            parsed = urlparse(uri)
-            if parsed.netloc not in ("", "localhost"):
-                raise InvalidInputError(f"Artifacts of recorder {run_id} are on host {parsed.netloc!r} ({uri}).")
-            path = unquote(parsed.path) if uri.startswith("file://") else unquote(uri[len("file:"):])
-        elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", uri):
-            raise InvalidInputError(
-                f"Artifacts of recorder {run_id} are at {uri}; litexp reads and writes local artifact folders only."
-            )
-        else:
-            path = uri
-        path = os.path.abspath(path)
+        path = local_path_of(str(uri), f"Artifacts of recorder {run_id}")
         if path == default or os.path.realpath(path) == os.path.realpath(default):
             return ArtifactFolder(default, tmp_folder=run_dir)
         moved_default = path.endswith(os.sep + self.layout.artifacts_dir(os.path.join(str(meta.get("experiment_id")), run_id)))
@@ -215,7 +202,7 @@ class FileStore(TrackingStore):
     def artifact_uri(self, run_id: str) -> str:
         _, meta = self.meta.load(run_id)
         uri = meta.get("artifact_uri")
-        return str(uri) if uri else path_uri(self.layout.artifacts_dir(self.layout.find_run_dir(run_id)))
+        return str(uri) if uri else path_to_file_url(self.layout.artifacts_dir(self.layout.find_run_dir(run_id)))
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: Optional[str] = None) -> None:
         _, meta = self.meta.load(run_id)
