@@ -204,3 +204,39 @@ def test_platform_answers_for_this_machine() -> None:
     assert not platform.pid_alive(int(done.stdout))
     assert not platform.pid_alive(os.getpid(), started=-1) or platform.process_start(os.getpid()) is None
     assert platform.host_name()
+
+
+def test_fcntl_lock_excludes_other_threads_and_forked_children(tmp_path: Path) -> None:
+    import threading
+
+    from litexp import LockTimeoutError
+    from litexp.store.file.locks import FcntlLock
+
+    lock = FcntlLock(str(tmp_path / ".litexp.lock"), timeout=0.3)
+    outcome = []
+
+    def other_thread() -> None:
+        try:
+            lock.acquire()
+            outcome.append("took it")
+            lock.release()
+        except LockTimeoutError:
+            outcome.append("waited")
+
+    with lock:
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join(10)
+        pid = os.fork()
+        if pid == 0:  # the child shares the parent's open lock file, but not its lock
+            try:
+                lock.acquire()
+                os._exit(1)
+            except LockTimeoutError:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+    assert outcome == ["waited"]
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    with lock:  # free again, and re-entrant within one thread
+        with lock:
+            pass

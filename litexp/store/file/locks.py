@@ -4,8 +4,8 @@ The lock is a *file* at the store root (MLflow's reader crashes on unknown
 root-level folders), named from the absolute root so that every process that
 opens the same store, from whatever working directory, takes the same lock.
 
-- :class:`FcntlLock` — on local file systems, an ``fcntl`` lock on
-  ``.litexp.lock`` (filelock's ``FileLock``).
+- :class:`FcntlLock` — on local file systems, an ``flock`` lock on ``.litexp.lock``
+  (filelock's ``FileLock`` where the platform has no ``fcntl``).
 - :class:`SoftLock` — on network file systems (NFS, Lustre, GPFS, BeeGFS, CIFS,
   sshfs, ... read from ``/proc/mounts``), where ``fcntl`` locks are often not
   shared between hosts: ``.litexp.softlock`` created with ``O_EXCL``, holding the
@@ -23,8 +23,14 @@ from __future__ import annotations
 import abc
 import errno
 import os
+import threading
 import time
 from typing import Any, List, Optional, Tuple
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from ... import config, platform
 from ...errors import LockTimeoutError
@@ -111,23 +117,70 @@ class BaseLock(abc.ABC):
 
 
 class FcntlLock(BaseLock):
-    """An ``fcntl`` lock (filelock's ``FileLock``) for local file systems."""
+    """An ``fcntl`` (``flock``) lock for local file systems; filelock's lock where there is no fcntl.
+
+    The lock file stays open between uses (taking the lock is one system call), is
+    reopened in a forked child (which must not share its parent's lock), and a
+    thread lock makes the threads of one process wait for each other too.
+    """
 
     def __init__(self, path: str, timeout: float) -> None:
         super().__init__(path, timeout)
-        import filelock
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._fd: Optional[int] = None
+        self._pid = os.getpid()
+        self._fallback: Any = None
+        if fcntl is None:  # pragma: no cover - Windows
+            import filelock
 
-        self._lock = filelock.FileLock(path, timeout=timeout)
-        self._timeout = filelock.Timeout
+            self._fallback = filelock.FileLock(path, timeout=timeout)
+
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        return self._fd
 
     def acquire(self) -> None:
+        if self._fallback is not None:  # pragma: no cover - Windows
+            import filelock
+
+            try:
+                self._fallback.acquire()
+            except filelock.Timeout as exc:
+                raise _timeout_error(self.path, self.timeout) from exc
+            return
+        if self._pid != os.getpid():  # a forked child: nothing of the parent's lock is ours
+            self._threads, self._depth, self._fd, self._pid = threading.RLock(), 0, None, os.getpid()
+        deadline = time.monotonic() + self.timeout
+        if not self._threads.acquire(timeout=max(self.timeout, 0.0)):
+            raise _timeout_error(self.path, self.timeout)
         try:
-            self._lock.acquire()
-        except self._timeout as exc:
-            raise _timeout_error(self.path, self.timeout) from exc
+            if self._depth == 0:
+                fd = self._descriptor()
+                delay = 0.001
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise _timeout_error(self.path, self.timeout) from None
+                        time.sleep(delay)
+                        delay = min(delay * 2, 0.05)
+            self._depth += 1
+        except BaseException:
+            self._threads.release()
+            raise
 
     def release(self) -> None:
-        self._lock.release()
+        if self._fallback is not None:  # pragma: no cover - Windows
+            self._fallback.release()
+            return
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
 
 
 class SoftLock(BaseLock):
