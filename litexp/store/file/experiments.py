@@ -4,9 +4,7 @@ and ``<root>/.trash/<id>/`` once deleted. One part of :class:`~litexp.store.file
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -15,11 +13,10 @@ from ...records import ACTIVE, DELETED, ExperimentRecord, ViewType
 from .. import validation as v
 from . import fs
 from ..uri import path_to_file_url
-from .layout import DEFAULT_EXPERIMENT_ID, Layout, key_path, meta_path
+from .layout import DEFAULT_EXPERIMENT_ID, Layout, meta_path
+from .key_files import Warnings, validated_tags, write_tag_file
 from .locks import StoreLock
 from .meta import RunMeta
-
-logger = logging.getLogger("litexp")
 
 
 def now_ms() -> int:
@@ -30,46 +27,6 @@ def now_ms() -> int:
 def new_experiment_id() -> str:
     """An 18-digit random integer, as MLflow makes them."""
     return str(10**17 + int.from_bytes(os.urandom(8), "big") % (9 * 10**17))
-
-
-class Warnings:
-    """One warning per unreadable thing and store object."""
-
-    def __init__(self) -> None:
-        self._seen: set = set()
-        self._lock = threading.Lock()
-
-    def __call__(self, key: str, message: str, *args: Any) -> None:
-        with self._lock:
-            if key in self._seen:
-                return
-            self._seen.add(key)
-        logger.warning(message, *args)
-
-
-def validated_tags(tags: Optional[Mapping[str, Any]]) -> Dict[str, str]:
-    return {v.validate_key(key, "Tag"): v.tag_value(key, value) for key, value in (tags or {}).items()}
-
-
-def data_path(folder: str, key: str, kind: str) -> str:
-    """The file of a key in ``folder``, its parent folders made; a clash with another key is refused."""
-    path = key_path(folder, key)
-    parent = os.path.dirname(path)
-    try:
-        os.makedirs(parent, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise InvalidInputError(
-            f"{kind} key {key!r} cannot be stored: a {kind.lower()} named like one of its folders exists."
-        ) from None
-    if os.path.isdir(path):
-        raise InvalidInputError(
-            f"{kind} key {key!r} cannot be stored: other {kind.lower()} keys start with {key + '/'!r}."
-        )
-    return path
-
-
-def write_tag_file(tmp_folder: str, folder: str, key: str, value: str) -> None:
-    fs.replace_file(data_path(folder, key, "Tag"), value.encode("utf-8"), tmp_folder)
 
 
 class Experiments:

@@ -12,7 +12,7 @@ from ...records import RUN_NAME_TAG, MetricPoint
 from .. import validation as v
 from . import fs
 from . import metric_lines as lines
-from .experiments import Warnings, data_path, validated_tags, write_tag_file
+from .key_files import Warnings, data_path, validated_tags, write_tag_file
 from .layout import Layout, key_path
 from .meta import RunMeta
 from .runs import Runs, check_active

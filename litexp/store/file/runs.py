@@ -12,7 +12,8 @@ from ...errors import InvalidInputError, StoreCorruptError
 from ...records import ACTIVE, DELETED, RUN_NAME_TAG, STATUS_TO_INT, Heartbeat, RunRecord, Selection, ViewType
 from .. import validation as v
 from . import fs
-from .experiments import Experiments, Warnings, data_path, now_ms, validated_tags
+from .experiments import Experiments, now_ms
+from .key_files import Warnings, data_path, validated_tags
 from .heartbeats import Heartbeats
 from .index import DiskSource, IndexedSource
 from .layout import RESERVED_EXPERIMENT_FOLDERS, RUN_SUBFOLDERS, Layout, meta_path

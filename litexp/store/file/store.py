@@ -3,6 +3,7 @@
 - :mod:`.layout` — every path and folder name (and lookups by id);
 - :mod:`.meta` — the one read-modify-write of a run's meta.yaml, under the store lock;
 - :mod:`.experiments`, :mod:`.runs`, :mod:`.run_data`, :mod:`.heartbeats`, :mod:`.artifacts`;
+- :mod:`.key_files` — files named by metric/param/tag keys, and one warning per damaged file;
 - :mod:`.locks` — the store lock; :mod:`.index` — the search index; :mod:`.run_reader`.
 
 Opening a store writes nothing; the root (with ``.trash`` and the experiment
@@ -19,7 +20,8 @@ from ...errors import InvalidInputError
 from ...records import ACTIVE, DELETED, ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection, ViewType
 from ..interface import TrackingStore
 from .artifacts import ArtifactFolder
-from .experiments import Experiments, Warnings
+from .experiments import Experiments
+from .key_files import Warnings
 from .heartbeats import Heartbeats
 from ..uri import local_path_of, path_to_file_url
 from .layout import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Layout, meta_path
