@@ -119,8 +119,8 @@ class BaseLock(abc.ABC):
 class FcntlLock(BaseLock):
     """An ``fcntl`` (``flock``) lock for local file systems; filelock's lock where there is no fcntl.
 
-    The lock file stays open between uses (taking the lock is one system call), is
-    reopened in a forked child (which must not share its parent's lock), and a
+    The lock file is opened for each hold and closed when it ends (no descriptor
+    outlives the lock, so a store's folder can be unmounted or removed), and a
     thread lock makes the threads of one process wait for each other too.
     """
 
@@ -135,11 +135,6 @@ class FcntlLock(BaseLock):
             import filelock
 
             self._fallback = filelock.FileLock(path, timeout=timeout)
-
-    def _descriptor(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        return self._fd
 
     def acquire(self) -> None:
         if self._fallback is not None:  # pragma: no cover - Windows
@@ -157,17 +152,22 @@ class FcntlLock(BaseLock):
             raise _timeout_error(self.path, self.timeout)
         try:
             if self._depth == 0:
-                fd = self._descriptor()
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
                 delay = 0.001
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() >= deadline:
-                            raise _timeout_error(self.path, self.timeout) from None
-                        time.sleep(delay)
-                        delay = min(delay * 2, 0.05)
+                try:
+                    while True:
+                        try:
+                            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                            break
+                        except BlockingIOError:
+                            if time.monotonic() >= deadline:
+                                raise _timeout_error(self.path, self.timeout) from None
+                            time.sleep(delay)
+                            delay = min(delay * 2, 0.05)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self._fd = fd
             self._depth += 1
         except BaseException:
             self._threads.release()
@@ -179,7 +179,11 @@ class FcntlLock(BaseLock):
             return
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            fd, self._fd = self._fd, None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
         self._threads.release()
 
 
