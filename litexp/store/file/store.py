@@ -19,6 +19,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 from ...errors import InvalidInputError
 from ...records import ACTIVE, DELETED, ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection, ViewType
 from ..interface import TrackingStore
+from . import fs
 from .artifacts import ArtifactFolder
 from .experiments import Experiments
 from .key_files import Warnings
@@ -77,9 +78,10 @@ class FileStore(TrackingStore):
                         if not os.path.isfile(meta_path(self.layout.experiment_dir(DEFAULT_EXPERIMENT_ID))):
                             self.experiments.write_new(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None)
                 break
-            except (FileNotFoundError, FileExistsError):
+            except (FileNotFoundError, FileExistsError, PermissionError) as exc:
+                # another host's folder not visible yet (or, over SFTP, a lost mkdir race as EPERM)
                 if time.monotonic() > deadline:
-                    raise
+                    raise fs.storage_error(exc, self.root) from exc
                 time.sleep(0.05)
         self._created = True
 
