@@ -2,7 +2,7 @@
 
 Whatever cannot be parsed (a damaged meta.yaml, a stray file name, an empty or
 torn metric file) is skipped with one warning; the rest of the run is read.
-File contents come from a source (:mod:`._sources`): the disk, or an index
+File contents come from a source (:mod:`.index`): the disk, or an index
 that remembers what it parsed while files stay unchanged.
 """
 
