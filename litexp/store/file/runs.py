@@ -78,7 +78,7 @@ class Runs:
                 fs.write_new_file(data_path(folder, key, kind), value.encode("utf-8"))
         if owner is not None:  # a visible RUNNING run always has its owner
             self.heartbeats.write_new(run_dir, owner)
-        meta = {
+        meta: Dict[str, Any] = {
             "artifact_uri": experiment.artifact_location.rstrip("/") + f"/{run_id}/artifacts",
             "end_time": None,
             "entry_point_name": "",
@@ -101,11 +101,11 @@ class Runs:
             run_id=run_id,
             experiment_id=experiment.experiment_id,
             run_name=run_name,
-            user_id=meta["user_id"],
+            user_id=str(meta["user_id"]),
             status="RUNNING",
-            start_time=meta["start_time"],
+            start_time=int(start_time),
             end_time=None,
-            artifact_uri=meta["artifact_uri"],
+            artifact_uri=str(meta["artifact_uri"]),
             params=clean_params,
             tags=dict(tags),
         )
