@@ -35,12 +35,19 @@ def _file_store(path: str) -> TrackingStore:
 register_scheme(FILE, _file_store)
 
 
-def check_uri(uri: str) -> None:
-    """Refuse now a URI that no registered backend can open."""
-    scheme, _ = split_uri(uri)
-    if scheme not in _factories:
+def _factory(uri: str) -> Tuple[Factory, str, str]:
+    """The backend factory, scheme and location of a URI; an unknown scheme is refused."""
+    scheme, location = split_uri(uri)
+    factory = _factories.get(scheme)
+    if factory is None:
         known = ", ".join(sorted(_factories))
         raise InvalidInputError(f"Tracking URI {uri!r} uses the scheme {scheme!r}; litexp opens {known} stores.")
+    return factory, scheme, location
+
+
+def check_uri(uri: str) -> None:
+    """Refuse now a URI that no registered backend can open."""
+    _factory(uri)
 
 
 def open_store(uri: str, create: bool = False) -> TrackingStore:
@@ -50,9 +57,7 @@ def open_store(uri: str, create: bool = False) -> TrackingStore:
     is written; with ``create`` (the writers: ``R.start``, ``create_exp``) the
     store is made by the first experiment created in it.
     """
-    check_uri(uri)
-    scheme, location = split_uri(uri)
-    factory = _factories[scheme]
+    factory, scheme, location = _factory(uri)
     with _lock:
         store = _stores.get((scheme, location))
         if store is None:

@@ -78,9 +78,6 @@ class Layout:
     def exists(self) -> bool:
         return os.path.isdir(self.root)
 
-    def lock_file(self, soft: bool) -> str:
-        return os.path.join(self.root, SOFT_LOCK_FILE if soft else LOCK_FILE)
-
     # ------------------------------------------------------------ experiments
     def experiment_dir(self, experiment_id: str) -> str:
         """Where the active experiment's folder is (or will be)."""

@@ -36,7 +36,6 @@ from ... import config, platform
 from ...errors import LockTimeoutError
 from .layout import LOCK_FILE, SOFT_LOCK_FILE
 
-LOCK_FILE_NAME = LOCK_FILE
 SOFT_LOCK_FILE_NAME = SOFT_LOCK_FILE
 
 NETWORK_FS_TYPES = frozenset(
@@ -152,7 +151,11 @@ class FcntlLock(BaseLock):
             raise _timeout_error(self.path, self.timeout)
         try:
             if self._depth == 0:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                except FileNotFoundError:  # the store root is being made: make it, then open
+                    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
                 delay = 0.001
                 try:
                     while True:
@@ -307,8 +310,6 @@ class StoreLock(BaseLock):
         return self._strategy
 
     def acquire(self) -> None:
-        if not self._soft:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self._lock().acquire()
 
     def release(self) -> None:

@@ -184,13 +184,16 @@ class FileStore(TrackingStore):
         return self.data.get_metric_history(run_id, key)
 
     # ------------------------------------------------------------ artifacts
-    def _artifacts(self, run_id: str) -> ArtifactFolder:
+    def _artifacts(self, run_id: str, active: bool = False) -> ArtifactFolder:
         """The run's artifact folder: where its ``artifact_uri`` points, as MLflow reads it.
 
         A default-layout URI that no longer exists (a moved store, a deleted
         experiment in ``.trash``) means the ``artifacts`` folder of the run.
+        ``active``: refuse a deleted run (before writing to it).
         """
         run_dir, meta = self.meta.load(run_id)
+        if active:
+            check_active(run_id, meta)
         default = self.layout.artifacts_dir(run_dir)
         uri = meta.get("artifact_uri")
         if not uri:
@@ -209,9 +212,7 @@ class FileStore(TrackingStore):
         return str(uri) if uri else path_to_file_url(self.layout.artifacts_dir(self.layout.find_run_dir(run_id)))
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: Optional[str] = None) -> None:
-        _, meta = self.meta.load(run_id)
-        check_active(run_id, meta)
-        self._artifacts(run_id).add(local_path, artifact_path)
+        self._artifacts(run_id, active=True).add(local_path, artifact_path)
 
     def list_artifacts(self, run_id: str, path: Optional[str] = None) -> List[ArtifactEntry]:
         return self._artifacts(run_id).list(path)
