@@ -24,6 +24,7 @@ from .errors import (
     NotFoundError,
     SearchSyntaxError,
     StorageError,
+    StoreCorruptError,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +60,7 @@ __all__ = [
     "LoggingFailedError",
     "SearchSyntaxError",
     "StorageError",
+    "StoreCorruptError",
 ]
 
 

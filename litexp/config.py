@@ -1,7 +1,10 @@
 """Every setting litexp reads from the environment: its name, default and meaning, in one place.
 
-Settings are read when they are used (not at import), so a test or a job can
-change them at any time. The README's settings table is :data:`SETTINGS`.
+Settings are read when they are used, not at import: the logging mode when a
+recorder is made, the heartbeat interval when it starts, the lock mode and
+timeout when a process first opens a store. A bad value is an
+``InvalidInputError`` naming the variable. The README's settings table is
+:data:`SETTINGS`.
 """
 
 from __future__ import annotations

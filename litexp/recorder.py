@@ -173,6 +173,7 @@ class Recorder:
         and the uncommitted changes as artifacts.
         """
         store = self.store
+        heartbeat_interval = config.heartbeat_interval()  # a bad setting is refused before anything is written
         owner = _liveness.this_process()
         if self.id is None:
             tags = _capture.system_tags()
@@ -187,7 +188,7 @@ class Recorder:
             self._load(run)
         self._params_logged = {}
         self.killed_by_signal = False
-        self._writer = RunWriter(store, run.run_id)
+        self._writer = RunWriter(store, run.run_id, heartbeat_interval)
         _lifecycle.register(self)
         return run
 

@@ -162,7 +162,7 @@ class _WriterService:
         while True:
             with self._lock:
                 writers = list(self._writers.values())
-            timeout = min((w.heartbeat_interval for w in writers), default=config.heartbeat_interval())
+            timeout = min((w.heartbeat_interval for w in writers), default=float(config.HEARTBEAT_INTERVAL.default))
             if self._event.wait(timeout):
                 time.sleep(COALESCE_SECONDS)
                 self._event.clear()

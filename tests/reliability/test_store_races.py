@@ -240,3 +240,48 @@ def test_fcntl_lock_excludes_other_threads_and_forked_children(tmp_path: Path) -
     with lock:  # free again, and re-entrant within one thread
         with lock:
             pass
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("LITEXP_SYNC_LOGGING", "maybe", "must be 1 or 0"),
+        ("LITEXP_INDEX", "sometimes", "must be 1 or 0"),
+        ("LITEXP_LOCK_TIMEOUT", "soon", "number of seconds"),
+        ("LITEXP_LOCK_STALE_AFTER", "-5", "zero or more"),
+        ("LITEXP_HEARTBEAT_INTERVAL", "fast", "number of seconds"),
+        ("LITEXP_LOCK_MODE", "magic", "auto, fcntl or soft"),
+    ],
+)
+def test_a_bad_setting_is_a_clear_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
+    R = QlibRecorder(FileExpManager("file:" + str(tmp_path / "mlruns"), "Experiment"))
+    with R.start(experiment_name="e"):
+        R.log_metrics(step=0, x=1.0)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if ".litexp" not in p.name)
+    monkeypatch.setenv(name, value)
+    from litexp import config
+
+    getter = {
+        "LITEXP_SYNC_LOGGING": config.sync_logging,
+        "LITEXP_INDEX": config.index_enabled,
+        "LITEXP_LOCK_TIMEOUT": config.lock_timeout,
+        "LITEXP_LOCK_STALE_AFTER": config.lock_stale_after,
+        "LITEXP_HEARTBEAT_INTERVAL": config.heartbeat_interval,
+        "LITEXP_LOCK_MODE": config.lock_mode,
+    }[name]
+    with pytest.raises(InvalidInputError, match=f"{name} .*{message}"):
+        getter()
+    # through the API, before anything is written
+    with pytest.raises(InvalidInputError, match=name):
+        if name == "LITEXP_INDEX":
+            QlibRecorder(FileExpManager("file:" + str(tmp_path / "mlruns"), "Experiment")).search_records(None)
+        elif name in ("LITEXP_SYNC_LOGGING", "LITEXP_HEARTBEAT_INTERVAL"):
+            with QlibRecorder(FileExpManager("file:" + str(tmp_path / "mlruns"), "Experiment")).start(experiment_name="e"):
+                pass
+        elif name == "LITEXP_LOCK_STALE_AFTER":  # read when a soft lock is found held
+            (tmp_path / "held").write_text("otherhost 1 - 0.0 token\n", encoding="utf-8")
+            SoftLock(str(tmp_path / "held"), timeout=0.1).acquire()
+        else:  # lock mode and timeout: read when a store is opened
+            FileStore(str(tmp_path / "mlruns")).create_experiment("new")
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if ".litexp" not in p.name and p.name != "held")
+    assert after == before

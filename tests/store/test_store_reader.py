@@ -117,6 +117,26 @@ def test_damaged_run_meta_clear_error_on_direct_access(populated):
         store.log_batch(runs[0].run_id, params={"x": 1})
 
 
+def test_damaged_run_meta_is_a_store_corrupt_error_and_is_left_alone(populated):
+    from litexp import StoreCorruptError
+
+    store, exp, runs = populated
+    path = os.path.join(store.run_folder(runs[0].run_id), "meta.yaml")
+    with open(path, "w") as fh:
+        fh.write("a: [unclosed")
+    for call in (
+        lambda: FileStore(store.root).get_run(runs[0].run_id),
+        lambda: store.update_run(runs[0].run_id, "FINISHED", 1),
+        lambda: store.delete_run(runs[0].run_id),
+        lambda: store.log_batch(runs[0].run_id, params={"x": 1}),
+    ):
+        with pytest.raises(StoreCorruptError, match="meta.yaml.*Restore it from a backup|damaged"):
+            call()
+    with open(path) as fh:
+        assert fh.read() == "a: [unclosed"  # nothing rewritten
+    assert sorted(r.run_id for r in FileStore(store.root).load_runs([exp.experiment_id])) == sorted(r.run_id for r in runs[1:])
+
+
 def test_damaged_experiment_meta_skipped(populated, store_dir, caplog):
     store, exp, runs = populated
     with open(store_dir / exp.experiment_id / "meta.yaml", "w") as fh:
