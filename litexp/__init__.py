@@ -23,8 +23,12 @@ from .errors import (
     LoggingFailedError,
     NotFoundError,
     SearchSyntaxError,
+    AuthError,
+    ServerError,
+    ServerUnreachableError,
     StorageError,
     StoreCorruptError,
+    UndeliveredError,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,6 +46,7 @@ _LAZY = {
     "FileExpManager": "manager",
     "Experiment": "experiment",
     "Recorder": "recorder",
+    "send_spool": "_spool",
 }
 
 __all__ = [
@@ -61,6 +66,11 @@ __all__ = [
     "SearchSyntaxError",
     "StorageError",
     "StoreCorruptError",
+    "ServerError",
+    "ServerUnreachableError",
+    "AuthError",
+    "UndeliveredError",
+    "send_spool",
 ]
 
 

@@ -6,6 +6,9 @@ The verbs mirror library calls:
 - ``runs EXPERIMENT`` — ``R.search_records(...)`` (``--filter``, ``--order-by``, ``--max-results``, ``--view``)
 - ``stale [EXPERIMENT...]`` — ``ExpManager.end_stale_recorders`` (lists; ``--end`` marks them KILLED)
 - ``ui [STORE]`` — open the store in ``mlflow ui`` (or print how to)
+- ``spool`` — what waits for an MLflow server (``--send``: ``litexp.send_spool()``)
+
+``--uri`` takes a file store or an MLflow server (``http://host:5000``).
 """
 
 from __future__ import annotations
@@ -69,8 +72,23 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     return ui_main(args.store, args.port, args.host)
 
 
+def _cmd_spool(args: argparse.Namespace) -> int:
+    from ._spool import send_spool, spool_status
+
+    waiting = spool_status(args.uri)
+    for entry in waiting:
+        print(f"{entry.tracking_uri}\t{entry.run_id}\t{entry.points} points\t{entry.path}")
+    if not waiting:
+        print("nothing spooled")
+        return 0
+    if args.send:
+        delivered = send_spool(args.uri)
+        print(f"sent {len(delivered)} run(s), {sum(delivered.values())} points")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="litexp", description="Inspect and repair a litexp / MLflow mlruns store.")
+    parser = argparse.ArgumentParser(prog="litexp", description="Inspect and repair a litexp / MLflow store (mlruns folder or MLflow server).")
     sub = parser.add_subparsers(dest="verb", required=True)
 
     p = sub.add_parser("experiments", help="list active experiments (R.list_experiments)")
@@ -101,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(func=_cmd_ui)
+    p = sub.add_parser("spool", help="list data waiting for an MLflow server; --send delivers it")
+    p.add_argument("--uri", default=None, help="only this server (default: every spooled server)")
+    p.add_argument("--send", action="store_true", help="send it now (litexp.send_spool)")
+    p.set_defaults(func=_cmd_spool)
     return parser
 
 

@@ -28,7 +28,7 @@ def select_runs(
     Everything is checked before any run is read. With ``full=False`` the runs
     carry only their meta data and the keys the query used.
     """
-    from .search import needed_keys, parse_filter, parse_order_by, parse_view_type, search_runs
+    from .search import needed_keys, parse_filter, parse_order_by, parse_view_type, search_runs, server_filter
 
     if isinstance(order_by, str):
         order_by = [order_by]
@@ -42,8 +42,9 @@ def select_runs(
         runs = store.load_runs(ids, view)
         return search_runs(runs, parsed, order, None, None)
     selection = needed_keys(parsed, order)
-    picked, token = search_runs(store.load_runs(ids, view, selection), parsed, order, max_results, page_token)
-    if not full or not picked:
+    loaded = store.load_runs(ids, view, selection, filter_string=server_filter(parsed))
+    picked, token = search_runs(loaded, parsed, order, max_results, page_token)
+    if not full or not picked or not store.partial_loads:
         return picked, token
     by_id = {r.run_id: r for r in store.load_runs(ids, view, None, run_ids=[r.run_id for r in picked])}
     return [by_id[r.run_id] for r in picked if r.run_id in by_id], token

@@ -24,6 +24,10 @@ __all__ = [
     "lock_mode",
     "lock_timeout",
     "lock_stale_after",
+    "http_settings",
+    "HttpSettings",
+    "spool_dir",
+    "spool_max_bytes",
 ]
 
 _TRUE = ("1", "true", "yes", "on")
@@ -58,8 +62,43 @@ LOCK_STALE_AFTER = Setting(
     "LITEXP_LOCK_STALE_AFTER", "300", "Seconds after which a soft lock file is taken over even if its owner is unknown."
 )
 
+SPOOL_DIR = Setting(
+    "LITEXP_SPOOL_DIR", "~/.cache/litexp/spool",
+    "Folder where points for an unreachable MLflow server wait (one file per run).",
+)
+SPOOL_MAX_MB = Setting(
+    "LITEXP_SPOOL_MAX_MB", "1024", "Most megabytes one run may spool before logging calls fail with UndeliveredError."
+)
+# MLflow's own client settings, read under MLflow's names with MLflow's defaults.
+TRACKING_TOKEN = Setting("MLFLOW_TRACKING_TOKEN", "", "Bearer token sent to an MLflow server.")
+TRACKING_USERNAME = Setting("MLFLOW_TRACKING_USERNAME", "", "User name for an MLflow server's basic auth.")
+TRACKING_PASSWORD = Setting("MLFLOW_TRACKING_PASSWORD", "", "Password for an MLflow server's basic auth.")
+TRACKING_INSECURE_TLS = Setting(
+    "MLFLOW_TRACKING_INSECURE_TLS", "false", "true skips TLS certificate checks of an https server (not for production)."
+)
+TRACKING_SERVER_CERT_PATH = Setting(
+    "MLFLOW_TRACKING_SERVER_CERT_PATH", "", "CA bundle (PEM) to check an https server's certificate with."
+)
+TRACKING_CLIENT_CERT_PATH = Setting(
+    "MLFLOW_TRACKING_CLIENT_CERT_PATH", "", "Client certificate (PEM with its key) sent to an https server."
+)
+HTTP_MAX_RETRIES = Setting(
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7", "Retries of a request after a connection error, 408, 429 or 5xx."
+)
+HTTP_BACKOFF_FACTOR = Setting(
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "2", "Backoff between retries: 0, then factor × 2^n seconds (at most 120)."
+)
+HTTP_BACKOFF_JITTER = Setting(
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "1.0", "Up to this many random seconds added to each backoff."
+)
+HTTP_TIMEOUT = Setting("MLFLOW_HTTP_REQUEST_TIMEOUT", "120", "Seconds one HTTP request may take (connect and each read).")
+
 #: Every setting, in the order the README lists them.
-SETTINGS: Tuple[Setting, ...] = (SYNC_LOGGING, INDEX, HEARTBEAT_INTERVAL, LOCK_MODE, LOCK_TIMEOUT, LOCK_STALE_AFTER)
+SETTINGS: Tuple[Setting, ...] = (
+    SYNC_LOGGING, INDEX, HEARTBEAT_INTERVAL, LOCK_MODE, LOCK_TIMEOUT, LOCK_STALE_AFTER, SPOOL_DIR, SPOOL_MAX_MB,
+    TRACKING_TOKEN, TRACKING_USERNAME, TRACKING_PASSWORD, TRACKING_INSECURE_TLS, TRACKING_SERVER_CERT_PATH,
+    TRACKING_CLIENT_CERT_PATH, HTTP_MAX_RETRIES, HTTP_BACKOFF_FACTOR, HTTP_BACKOFF_JITTER, HTTP_TIMEOUT,
+)
 
 
 def _raw(setting: Setting) -> str:
@@ -114,3 +153,55 @@ def lock_timeout() -> float:
 
 def lock_stale_after() -> float:
     return _seconds(LOCK_STALE_AFTER)
+
+
+def _number(setting: Setting, kind: type = float) -> float:
+    value = _raw(setting)
+    try:
+        number = kind(value)
+    except ValueError:
+        raise InvalidInputError(f"{setting.name} must be a {'whole ' if kind is int else ''}number, not {value!r}.") from None
+    if not number >= 0:
+        raise InvalidInputError(f"{setting.name} must be zero or more, not {value!r}.")
+    return number
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How litexp talks to an MLflow server (MLflow's variable names and defaults)."""
+
+    token: str
+    username: str
+    password: str
+    insecure_tls: bool
+    server_cert_path: str
+    client_cert_path: str
+    max_retries: int
+    backoff_factor: float
+    backoff_jitter: float
+    timeout: float
+
+
+def http_settings() -> HttpSettings:
+    """The HTTP client settings, read now from the environment."""
+    return HttpSettings(
+        token=os.environ.get(TRACKING_TOKEN.name, ""),
+        username=os.environ.get(TRACKING_USERNAME.name, ""),
+        password=os.environ.get(TRACKING_PASSWORD.name, ""),
+        insecure_tls=_flag(TRACKING_INSECURE_TLS),
+        server_cert_path=_raw(TRACKING_SERVER_CERT_PATH),
+        client_cert_path=_raw(TRACKING_CLIENT_CERT_PATH),
+        max_retries=int(_number(HTTP_MAX_RETRIES, int)),
+        backoff_factor=_number(HTTP_BACKOFF_FACTOR),
+        backoff_jitter=_number(HTTP_BACKOFF_JITTER),
+        timeout=_number(HTTP_TIMEOUT) or float(HTTP_TIMEOUT.default),
+    )
+
+
+def spool_dir() -> str:
+    """The spool folder (``LITEXP_SPOOL_DIR``), ``~`` expanded."""
+    return os.path.abspath(os.path.expanduser(_raw(SPOOL_DIR)))
+
+
+def spool_max_bytes() -> int:
+    return int(_number(SPOOL_MAX_MB) * 1024 * 1024)

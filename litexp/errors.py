@@ -19,6 +19,10 @@ __all__ = [
     "SearchSyntaxError",
     "LoggingFailedError",
     "StorageError",
+    "ServerError",
+    "ServerUnreachableError",
+    "AuthError",
+    "UndeliveredError",
 ]
 
 
@@ -62,3 +66,28 @@ class LoggingFailedError(LitexpError):
 
 class StorageError(LitexpError, OSError):
     """The file system refused a write (disk full, permissions, quota...)."""
+
+
+class ServerError(LitexpError):
+    """An MLflow tracking server answered a request with an error litexp has no better class for."""
+
+
+class ServerUnreachableError(ServerError, ConnectionError):
+    """An MLflow tracking server could not be reached (after the configured retries)."""
+
+
+class AuthError(ServerError, PermissionError):
+    """An MLflow tracking server refused the credentials (HTTP 401 or 403)."""
+
+
+class UndeliveredError(LoggingFailedError):
+    """Logged data could not reach the tracking server; it waits in the local spool.
+
+    ``spool_path`` is the spool file, ``points`` the metric points it holds. Send
+    them later with ``litexp spool --send`` (or :func:`litexp.send_spool`).
+    """
+
+    def __init__(self, message: str, spool_path: str = "", points: int = 0) -> None:
+        super().__init__(message)
+        self.spool_path = spool_path
+        self.points = points

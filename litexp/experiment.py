@@ -191,10 +191,10 @@ class Experiment:
 
         store = self.store
         found: Dict[str, str] = {}
-        for run in store.load_runs([self.id], ViewType.ACTIVE_ONLY):
+        for run in store.load_runs([self.id], ViewType.ACTIVE_ONLY, filter_string="attributes.status = 'RUNNING'"):
             if run.status != "RUNNING":
                 continue
-            reason = stale_reason(run, store.read_heartbeat(run.run_id), max_age, include_unknown)
+            reason = stale_reason(run, store.heartbeat_of(run), max_age, include_unknown)
             if reason is not None:
                 found[run.run_id] = reason
         return found

@@ -207,10 +207,11 @@ class LitexpStore:
     root: Path
     experiments: Dict[str, str] = field(default_factory=dict)  # name -> id
     runs: Dict[str, str] = field(default_factory=dict)  # run name -> id
+    tracking_uri: Optional[str] = None  # a server's URI instead of the root's
 
     @property
     def uri(self) -> str:
-        return "file:" + str(self.root)
+        return self.tracking_uri or "file:" + str(self.root)
 
 
 PARENT_PARAMS = {"alpha": 0.5, "model/name": "lgbm", "opt.lr": "0.05", "param with space": "yes"}
@@ -243,7 +244,13 @@ def write_litexp_store(root: os.PathLike) -> LitexpStore:
         return _write_litexp_store(Path(root).resolve())
 
 
-def _write_litexp_store(root: Path) -> LitexpStore:
+def write_scenario(tracking_uri: str) -> LitexpStore:
+    """The scenario of :func:`write_litexp_store` logged to any tracking URI (an MLflow server)."""
+    with outside_git():
+        return _write_litexp_store(Path("."), tracking_uri)
+
+
+def _write_litexp_store(root: Path, tracking_uri: Optional[str] = None) -> LitexpStore:
     """Write a store with litexp's API covering every feature litexp has.
 
     Experiments: ``interop main`` (tagged), ``interop second`` and ``interop deleted``
@@ -259,7 +266,7 @@ def _write_litexp_store(root: Path) -> LitexpStore:
 
     from litexp import FileExpManager, QlibRecorder
 
-    out = LitexpStore(root=root)
+    out = LitexpStore(root=root, tracking_uri=tracking_uri)
     R = QlibRecorder(FileExpManager(out.uri, "Experiment", async_logging=True))
     store = R.exp_manager.writable_store
 

@@ -35,6 +35,14 @@ Measurements:
 5. ``python -c "import litexp"`` over ``python -c pass`` (and ``import mlflow``).
 6. peak traced memory (tracemalloc) of the full-frame search vs the size of the
    frame (``memory_usage(deep=True)``).
+7. logging to a local ``mlflow server`` (SQLite, ``--workers 1``) the bench starts
+   from MLflow's Python and stops at the end: N ``R.log_metrics`` calls through
+   ``R.end_exp()`` vs N ``mlflow.log_metric`` calls through ``end_run()``, per call;
+   litexp's ``log-batch`` requests counted from the server's access log, every
+   history read back; floor: the same points POSTed as ``log-batch`` requests of
+   1,000 on one keep-alive connection (``tools/bench_server.py``).
+
+``--only`` takes names or numbers (``--only 7``, ``--only logging,3``).
 
 Workers run with the working folder ``<workdir>/cwd`` (outside any git work tree,
 so neither side records git state). ``--profile`` also prints cProfile tables of
@@ -59,6 +67,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+import bench_server  # noqa: E402
 REPO = HERE.parent
 MLFLOW_REQUIREMENT = "mlflow==3.17.2"
 RESULT_PREFIX = "BENCH-RESULT "
@@ -78,6 +89,8 @@ FULL_SIZES: Dict[str, int] = {
     "tags": 5,
     "long_runs": 500,
     "long_steps": 10_000,
+    "server_calls": 10_000,
+    "server_mlflow_calls": 10_000,
 }
 QUICK_SIZES: Dict[str, int] = {
     "log_calls": 2_000,
@@ -88,8 +101,10 @@ QUICK_SIZES: Dict[str, int] = {
     "tags": 5,
     "long_runs": 100,
     "long_steps": 1_000,
+    "server_calls": 10_000,
+    "server_mlflow_calls": 1_000,
 }
-MEASUREMENTS = ("logging", "churn", "search", "long", "import", "memory")
+MEASUREMENTS = ("logging", "churn", "search", "long", "import", "memory", "server")
 
 
 # --------------------------------------------------------------------------- workers
@@ -310,6 +325,7 @@ WORKERS: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {
     "memory": worker_memory,
     "floor-read": worker_floor_read,
     "profile": worker_profile,
+    **bench_server.WORKERS,
 }
 
 
@@ -365,12 +381,15 @@ class Sides:
             return [self.mlflow_python], self.mlflow_env
         return [sys.executable], self.litexp_env
 
-    def run(self, side: str, worker: str, params: Dict[str, Any], timeout: Optional[float] = None) -> Dict[str, Any]:
-        """Run one worker in a fresh process and return its result.
+    def run(self, side: str, worker: str, params: Dict[str, Any], timeout: Optional[float] = None,
+            extra_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+        """Run one worker in a fresh process (its side's environment plus ``extra_env``) and return its result.
 
         MLflow's workers are killed after ``mlflow_timeout`` seconds (:class:`WorkerTimeout`).
         """
         python, env = self.command(side)
+        if extra_env:
+            env = dict(env, **extra_env)
         if timeout is None and side == "mlflow":
             timeout = self.mlflow_timeout
         cmd = python + [str(Path(__file__).resolve()), "--worker", worker, json.dumps(params)]
@@ -892,6 +911,15 @@ class Bench:
             + (f", MLflow {ml['maxrss_growth_bytes'] / mb:.0f} MB" if ml else "")
         )
 
+    # 7 ------------------------------------------------------------------
+    def server(self) -> None:
+        """Logging to a local ``mlflow server`` (``tools/bench_server.py``)."""
+        log(f"server: {self.sizes['server_calls']:,} calls (MLflow: {self.sizes['server_mlflow_calls']:,})")
+        try:
+            bench_server.measure(self, sample, WorkerTimeout)
+        except bench_server.ServerFailure as exc:
+            raise BenchError(str(exc)) from exc
+
     def profile(self) -> None:
         store = self.stores["search"]
         log("profiles")
@@ -918,6 +946,8 @@ def _fmt(value: Optional[float], unit: str) -> str:
         return f"{value / 2**20:,.1f} MB" if value >= 2**20 else f"{value / 2**10:,.0f} KB"
     if unit == "ms":
         return f"{value * 1000:,.0f} ms"
+    if unit == "call":
+        return f"{value * 1e6:,.1f} µs/call" if value < 1e-3 else f"{value * 1000:,.2f} ms/call"
     if value < 1.0:
         return f"{value * 1000:,.1f} ms"
     return f"{value:,.2f} s"
@@ -949,7 +979,7 @@ def render_table(rows: List[Dict[str, Any]]) -> str:
     out = [head, "|---|---|---|---|---|---|---|"]
     for row in rows:
         unit = row["unit"]
-        show_n = unit == "s"
+        show_n = unit in ("s", "call")
         lit, ml, floor = median(row["litexp"]), median(row["mlflow"]), median(row["floor"])
         timed_out = row.get("mlflow_timed_out") if ml is None else None
         low: Optional[float] = None
@@ -958,8 +988,8 @@ def render_table(rows: List[Dict[str, Any]]) -> str:
         ml_cell = _cell(row["mlflow"], unit, show_n)
         ratio_cell = _fmt_ratio(ratio)
         if timed_out:
-            ml_cell = f"> {timed_out:,.0f} s (killed)"
-            low = _ratio(timed_out, lit) if unit == "s" else None
+            ml_cell = f"> {_fmt(timed_out, unit)} (killed)" if unit == "call" else f"> {timed_out:,.0f} s (killed)"
+            low = _ratio(timed_out, lit) if unit in ("s", "call") else None
             ratio_cell = f"> {_fmt_ratio(low)}" if low is not None else "—"
         goals: List[str] = []
         for kind, target in row["goals"]:
@@ -981,9 +1011,12 @@ def render_table(rows: List[Dict[str, Any]]) -> str:
             elif kind == "abs_ms":
                 verdict = "?" if lit is None else ("met" if lit * 1000 <= target else "not met")
                 goals.append(f"≤{target:g} ms: {verdict}")
+        lit_cell = _cell(row["litexp"], unit, show_n)
+        if row.get("litexp_extra"):
+            lit_cell += "; " + row["litexp_extra"]
         cells = [
             row["measurement"],
-            _cell(row["litexp"], unit, show_n),
+            lit_cell,
             ml_cell,
             ratio_cell,
             _cell(row["floor"], unit, show_n),
@@ -1031,12 +1064,21 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--mlflow-timeout", type=float, default=900.0,
                         help="kill an MLflow worker after this many seconds (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", help="comma-separated subset of: " + ",".join(MEASUREMENTS))
+    parser.add_argument("--only", help="comma-separated subset, by name or number: "
+                        + ",".join(f"{i}={name}" for i, name in enumerate(MEASUREMENTS, 1)))
     parser.add_argument("--profile", action="store_true",
                         help="also print cProfile tables of litexp's search and logging")
     for key in FULL_SIZES:
         parser.add_argument("--" + key.replace("_", "-"), type=int, help=f"override the size {key}")
     return parser.parse_args(argv)
+
+
+def _measurement_name(text: str) -> str:
+    """A measurement's name from its name or its number (1-based, as in the table)."""
+    text = text.strip()
+    if text.isdigit() and 1 <= int(text) <= len(MEASUREMENTS):
+        return MEASUREMENTS[int(text) - 1]
+    return text
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -1050,7 +1092,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         value = getattr(args, key)
         if value is not None:
             sizes[key] = value
-    only = set(MEASUREMENTS) if not args.only else {x.strip() for x in args.only.split(",") if x.strip()}
+    only = set(MEASUREMENTS) if not args.only else {_measurement_name(x) for x in args.only.split(",") if x.strip()}
     unknown = only - set(MEASUREMENTS)
     if unknown:
         raise SystemExit(f"unknown measurement(s): {', '.join(sorted(unknown))}")

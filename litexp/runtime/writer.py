@@ -61,14 +61,16 @@ class RunWriter:
         _service.wake()
 
     def flush(self) -> None:
-        """Write everything queued so far (from this thread); raise a pending error."""
+        """Write everything queued so far (from this thread) and wait until the store has it; raise a pending error."""
         self.drain()
         self.raise_pending()
+        self.store.flush_run(self.run_id)
 
     def close(self) -> None:
-        """Flush and stop serving this run."""
+        """Write what is queued and stop serving this run (the store delivers the rest with the final status)."""
         try:
-            self.flush()
+            self.drain()
+            self.raise_pending()
         finally:
             self._closed = True
             _service.remove(self)

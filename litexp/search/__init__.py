@@ -27,6 +27,7 @@ from ._model import (ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Clause, OrderKey, P
 from ._order import parse_order, sort_runs
 from ._paging import check_max_results, make_page_token, paginate, parse_page_token, parse_view_type
 from ._parser import parse
+from ._pushdown import server_filter
 
 __all__ = [
     "parse_filter",
@@ -34,6 +35,7 @@ __all__ = [
     "parse_view_type",
     "search_runs",
     "needed_keys",
+    "server_filter",
     "runs_to_frame",
     "filter_experiments",
     "parse_experiment_filter",

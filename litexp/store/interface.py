@@ -19,6 +19,9 @@ from ..records import ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, R
 class TrackingStore(abc.ABC):
     """Experiments, runs and their data. Names and values are validated here."""
 
+    #: True when ``load_runs`` with a selection may leave other keys out (a server sends whole runs).
+    partial_loads: bool = True
+
     # experiments -----------------------------------------------------------
     @abc.abstractmethod
     def create_experiment(self, name: str, tags: Optional[Mapping[str, str]] = None) -> ExperimentRecord:
@@ -96,15 +99,22 @@ class TrackingStore(abc.ABC):
         view_type: int = 1,
         selection: Optional[Selection] = None,
         run_ids: Optional[Sequence[str]] = None,
+        filter_string: Optional[str] = None,
     ) -> List[RunRecord]:
         """Every readable run of these experiments, with data, for searching.
 
         ``selection`` limits the metrics/params/tags read; ``run_ids`` the runs.
+        ``filter_string`` (MLflow's grammar) is a hint: a store that can filter
+        may leave out the runs it rejects; the caller applies its full filter anyway.
         """
 
     @abc.abstractmethod
     def write_heartbeat(self, run_id: str, owner: Heartbeat) -> None:
         """Record the process running a run, and beat."""
+
+    def heartbeat_of(self, run: RunRecord) -> Optional[Heartbeat]:
+        """The heartbeat of a run just loaded (a store keeping it in the run's tags reads no more)."""
+        return self.read_heartbeat(run.run_id)
 
     @abc.abstractmethod
     def touch_heartbeat(self, run_id: str) -> None:
@@ -128,6 +138,9 @@ class TrackingStore(abc.ABC):
         tags: Mapping[str, str] = {},
     ) -> None:
         """Write params (immutable), metric points ``(key, value, timestamp, step)`` and tags."""
+
+    def flush_run(self, run_id: str) -> None:
+        """Wait until everything logged to the run is stored (a remote store's spool delivered)."""
 
     @abc.abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -156,7 +169,7 @@ class TrackingStore(abc.ABC):
 
     @abc.abstractmethod
     def local_run_dir(self, run_id: str) -> str:
-        """A local folder for the run: its folder in a file store, a local working copy otherwise."""
+        """The run's local folder (a file store's run folder); a LitexpError for a store without one."""
 
     def exists(self) -> bool:
         """Is the store there (a file store's root exists, a server answers)?"""

@@ -1,7 +1,7 @@
 """Stores chosen by URI scheme: the one place a backend plugs in.
 
-``file`` (and plain paths) opens a :class:`~litexp.store.file.FileStore`; a new
-backend calls :func:`register_scheme` with a factory. Stores are cached per
+``file`` (and plain paths) opens a :class:`~litexp.store.file.FileStore`,
+``http`` and ``https`` a :class:`~litexp.store.rest.RestStore`; a new backend calls :func:`register_scheme` with a factory. Stores are cached per
 location, so every object of a process shares one store (and its caches).
 """
 
@@ -32,7 +32,15 @@ def _file_store(path: str) -> TrackingStore:
     return FileStore(path)
 
 
+def _rest_store(uri: str) -> TrackingStore:
+    from .rest import RestStore
+
+    return RestStore(uri)
+
+
 register_scheme(FILE, _file_store)
+register_scheme("http", _rest_store)
+register_scheme("https", _rest_store)
 
 
 def _factory(uri: str) -> Tuple[Factory, str, str]:
@@ -58,6 +66,7 @@ def open_store(uri: str, create: bool = False) -> TrackingStore:
     store is made by the first experiment created in it.
     """
     factory, scheme, location = _factory(uri)
+    location = location.rstrip("/") if scheme != FILE else location
     with _lock:
         store = _stores.get((scheme, location))
         if store is None:

@@ -144,6 +144,7 @@ class FileStore(TrackingStore):
         view_type: int = ViewType.ACTIVE_ONLY,
         selection: Optional[Selection] = None,
         run_ids: Optional[Sequence[str]] = None,
+        filter_string: Optional[str] = None,
     ) -> List[RunRecord]:
         return self.runs.load_runs(experiment_ids, view_type, selection, run_ids)
 
