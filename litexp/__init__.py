@@ -5,7 +5,8 @@
 ...     R.log_metrics(step=0, ic=0.1)
 
 Public names: ``R``, ``QlibRecorder``, ``ExpManager``, ``FileExpManager``,
-``Experiment``, ``Recorder`` and the errors of :mod:`litexp.errors`. The API
+``Experiment``, ``Recorder``, ``send_spool`` (data waiting for an MLflow server) and the
+errors of :mod:`litexp.errors`. The API
 classes are imported on first use, so ``import litexp`` stays cheap. When
 ``qlib.workflow`` is loaded, ``litexp.FileExpManager`` is the one of
 :mod:`litexp.qlib_adapter`, whose objects are also Qlib's classes.
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .manager import ExpManager, FileExpManager
     from .qlib_recorder import QlibRecorder, R
     from .recorder import Recorder
+    from ._spool import send_spool
 
 __version__ = "0.1.0"
 

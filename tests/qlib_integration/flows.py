@@ -110,10 +110,18 @@ def exp_manager_config(manager: str, uri: str) -> Dict[str, Any]:
     return {"class": "MLflowExpManager", "module_path": "qlib.workflow.expm", "kwargs": {"uri": uri, "default_exp_name": "Experiment"}}
 
 
+#: ``--uri``: the tracking URI of the flow (default: ``file:<work>/mlruns``).
+TRACKING_URI: Optional[str] = None
+
+
+def tracking_uri(work: Path) -> str:
+    return TRACKING_URI or "file:" + str(work / "mlruns")
+
+
 def init_qlib(manager: str, data: Path, work: Path) -> None:
     import qlib
 
-    qlib.init(provider_uri=str(data), region="cn", kernels=1, exp_manager=exp_manager_config(manager, "file:" + str(work / "mlruns")))
+    qlib.init(provider_uri=str(data), region="cn", kernels=1, exp_manager=exp_manager_config(manager, tracking_uri(work)))
 
 
 # ------------------------------------------------------------------- summaries
@@ -227,7 +235,7 @@ def qrun_config(manager: str, data: Path, work: Path) -> Dict[str, Any]:
             "provider_uri": str(data),
             "region": "cn",
             "kernels": 1,
-            "exp_manager": exp_manager_config(manager, "file:" + str(work / "mlruns")),
+            "exp_manager": exp_manager_config(manager, tracking_uri(work)),
         },
         "market": "csi300",
         "benchmark": BENCHMARK,
@@ -344,7 +352,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--uri", default=None, help="tracking URI (default: file:WORK/mlruns)")
     args = parser.parse_args(argv)
+    global TRACKING_URI
+    TRACKING_URI = args.uri
     args.work = args.work.resolve()
     global WORK
     WORK = str(args.work)

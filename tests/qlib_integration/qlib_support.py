@@ -15,7 +15,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Tuple
 
 import pytest
 from interop_support import mlflow_env
@@ -25,6 +25,8 @@ REPO = HERE.parents[1]
 FLOWS = HERE / "flows.py"
 #: A Qlib flow taking longer than this is a hang, not a slow machine.
 FLOW_TIMEOUT = 900
+#: The ``flows`` fixture: ``flows(flow, manager)`` → (summary, work folder).
+Flows = Callable[[str, str], Tuple[Dict[str, Any], Path]]
 
 
 def require_qlib() -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Dict, List
 
 import pandas as pd
 import pytest
-from qlib_support import run_flow
+from qlib_support import Flows
 
 pytestmark = pytest.mark.usefixtures("need_qlib")
 
@@ -34,21 +34,6 @@ WORKFLOW_ARTIFACTS = [
     "trained_model",
 ]
 
-Flows = Callable[[str, str], Tuple[Dict[str, Any], Path]]
-
-
-@pytest.fixture(scope="session")
-def flows(qlib_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Flows:
-    """``flows(flow, manager)`` → (summary, work folder); each flow runs once per session."""
-    done: Dict[Tuple[str, str], Tuple[Dict[str, Any], Path]] = {}
-
-    def get(flow: str, manager: str) -> Tuple[Dict[str, Any], Path]:
-        if (flow, manager) not in done:
-            work = tmp_path_factory.mktemp(f"{flow}-{manager}")
-            done[flow, manager] = run_flow(flow, manager, qlib_data, work), work
-        return done[flow, manager]
-
-    return get
 
 
 # ----------------------------------------------------------------- comparing

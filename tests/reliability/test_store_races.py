@@ -192,8 +192,8 @@ def test_readme_lists_every_setting() -> None:
     from litexp import config
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    rows = [line for line in readme.splitlines() if line.startswith("| `LITEXP_")]
-    assert rows == [f"| `{s.name}` | `{s.default}` | {s.doc} |" for s in config.SETTINGS]
+    rows = [line for line in readme.splitlines() if line.startswith(("| `LITEXP_", "| `MLFLOW_"))]
+    assert rows == [f"| `{s.name}` | {f'`{s.default}`' if s.default else 'none'} | {s.doc} |" for s in config.SETTINGS]
 
 
 def test_platform_answers_for_this_machine() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import urllib.parse
-from typing import List, Optional
+from typing import IO, Callable, List, Optional
 
 from ...errors import LitexpError, NotFoundError
 from ...records import ArtifactEntry
@@ -68,9 +68,8 @@ class ArtifactLocation:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 shutil.copyfile(src, target)
                 continue
-            response = self.client.request(
-                "PUT", self._remote(dest), lambda src=src: open(src, "rb"), "application/octet-stream"
-            )
+            response = self.client.request("PUT", self._remote(dest), _opener(src),
+                                           "application/octet-stream")
             check(response, self.client, f"upload of artifact {dest}")
 
     # reading ------------------------------------------------------------------------
@@ -137,3 +136,11 @@ class ArtifactLocation:
         os.replace(partial, target)
         return target
 
+
+def _opener(path: str) -> Callable[[], IO[bytes]]:
+    """Opens the file afresh for each try of an upload."""
+
+    def open_file() -> IO[bytes]:
+        return open(path, "rb")
+
+    return open_file

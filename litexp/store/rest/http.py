@@ -81,12 +81,23 @@ class HttpClient:
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
             s = self.settings
-            context = ssl.create_default_context(cafile=s.server_cert_path or None)
+            try:
+                context = ssl.create_default_context(cafile=s.server_cert_path or None)
+            except (OSError, ssl.SSLError) as exc:
+                raise InvalidInputError(
+                    f"MLFLOW_TRACKING_SERVER_CERT_PATH={s.server_cert_path!r} is not a readable PEM CA bundle: {exc}."
+                ) from None
             if s.insecure_tls:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
             if s.client_cert_path:
-                context.load_cert_chain(s.client_cert_path)
+                try:
+                    context.load_cert_chain(s.client_cert_path)
+                except (OSError, ssl.SSLError) as exc:
+                    raise InvalidInputError(
+                        f"MLFLOW_TRACKING_CLIENT_CERT_PATH={s.client_cert_path!r} is not a readable PEM certificate "
+                        f"with its key: {exc}."
+                    ) from None
             self._ssl = context
         return self._ssl
 
@@ -145,6 +156,13 @@ class HttpClient:
         while True:
             try:
                 response = self._once(method, full_path, body, content_type, timeout, sink)
+            except ssl.SSLCertVerificationError as exc:
+                self._drop_connection()
+                raise ServerError(
+                    f"The TLS certificate of the MLflow server at {self.base_url} was refused: {exc.verify_message}. "
+                    "Set MLFLOW_TRACKING_SERVER_CERT_PATH to the CA bundle (PEM) that signed it, or "
+                    "MLFLOW_TRACKING_INSECURE_TLS=true to skip the check (testing only)."
+                ) from None
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
                 if attempt >= retries:
