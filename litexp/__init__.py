@@ -5,8 +5,8 @@
 ...     R.log_metrics(step=0, ic=0.1)
 
 Public names: ``R``, ``QlibRecorder``, ``ExpManager``, ``FileExpManager``,
-``Experiment``, ``Recorder``, ``send_spool`` (data waiting for an MLflow server) and the
-errors of :mod:`litexp.errors`. The API
+``Experiment``, ``Recorder``, ``push`` / ``pull`` (copy runs between stores),
+``send_spool`` (data waiting for an MLflow server) and the errors of :mod:`litexp.errors`. The API
 classes are imported on first use, so ``import litexp`` stays cheap. When
 ``qlib.workflow`` is loaded, ``litexp.FileExpManager`` is the one of
 :mod:`litexp.qlib_adapter`, whose objects are also Qlib's classes.
@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .qlib_recorder import QlibRecorder, R
     from .recorder import Recorder
     from ._spool import send_spool
+    from ._sync import pull, push
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,8 @@ _LAZY = {
     "Experiment": "experiment",
     "Recorder": "recorder",
     "send_spool": "_spool",
+    "push": "_sync",
+    "pull": "_sync",
 }
 
 __all__ = [
@@ -73,6 +76,8 @@ __all__ = [
     "AuthError",
     "UndeliveredError",
     "send_spool",
+    "push",
+    "pull",
 ]
 
 

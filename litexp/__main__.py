@@ -7,6 +7,8 @@ The verbs mirror library calls:
 - ``stale [EXPERIMENT...]`` — ``ExpManager.end_stale_recorders`` (lists; ``--end`` marks them KILLED)
 - ``ui [STORE]`` — open the store in ``mlflow ui`` (or print how to)
 - ``spool`` — what waits for an MLflow server (``--send``: ``litexp.send_spool()``)
+- ``push SOURCE --to TARGET`` / ``pull SOURCE --to TARGET`` — ``litexp.push`` / ``litexp.pull``
+  (copy runs between stores; exit status 1 when a run could not be copied)
 
 ``--uri`` takes a file store or an MLflow server (``http://host:5000``).
 """
@@ -87,6 +89,16 @@ def _cmd_spool(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_copy(args: argparse.Namespace) -> int:
+    from ._sync import copy_runs
+
+    report = copy_runs(args.source, args.to, args.experiment or None, args.filter, args.dry_run,
+                       None if args.quiet else sys.stderr, args.wait)
+    if args.dry_run:
+        print(f"would copy: {report.summary()}")
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="litexp", description="Inspect and repair a litexp / MLflow store (mlruns folder or MLflow server).")
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -119,6 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(func=_cmd_ui)
+    for verb, help_text in (("push", "copy runs to another store, usually a file store to an MLflow server"),
+                            ("pull", "copy runs from another store, usually an MLflow server to a file store")):
+        p = sub.add_parser(verb, help=f"{help_text} (litexp.{verb})")
+        p.add_argument("source", help="tracking URI to copy from (folder, file: URI or http(s)://)")
+        p.add_argument("--to", required=True, help="tracking URI to copy into")
+        p.add_argument("--experiment", action="append", help="only this experiment (repeatable)")
+        p.add_argument("--filter", default=None, help="only runs matching this filter (the search language)")
+        p.add_argument("--dry-run", action="store_true", help="say what would be copied; write nothing")
+        p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+        p.add_argument("--wait", action="store_true", help="wait for a running copy between the same stores")
+        p.set_defaults(func=_cmd_copy)
+
     p = sub.add_parser("spool", help="list data waiting for an MLflow server; --send delivers it")
     p.add_argument("--uri", default=None, help="only this server (default: every spooled server)")
     p.add_argument("--send", action="store_true", help="send it now (litexp.send_spool)")

@@ -434,7 +434,7 @@ def mlflow_server(root: os.PathLike, log: Path, python: str = sys.executable) ->
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
             command, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=mlflow_env(), start_new_session=True,
+            env=mlflow_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"), start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:

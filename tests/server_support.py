@@ -1,8 +1,6 @@
 """Helpers of the REST-backend tests: real ``mlflow server`` processes (SQLite, PostgreSQL,
 basic-auth) on 127.0.0.1, a throwaway PostgreSQL cluster, and child Pythons in which
-``import mlflow`` fails.
-
-Everything started here is stopped again, whatever happens; logs go to the given folder.
+``import mlflow`` fails. Everything started is stopped, whatever happens; logs go to ``tmp``.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Set, Tuple
 
 import pytest
 
@@ -32,13 +30,14 @@ from interop_support import REPO, SERVER_START_TIMEOUT, free_port, mlflow_env, s
 from optional_support import requires
 
 TESTS = Path(__file__).resolve().parent
-#: The admin of :func:`auth_server` (MLflow rejects passwords under 12 characters).
+#: The admin of :func:`auth_server` (MLflow refuses passwords under 12 characters).
 AUTH_ADMIN = ("admin", "litexp-admin-secret-1")
-#: Read by ``mlflow server --app-name basic-auth`` for CSRF protection.
+#: ``MLFLOW_FLASK_SERVER_SECRET_KEY`` of :func:`auth_server` (basic-auth refuses to start without one).
 AUTH_SECRET_KEY = "litexp-test-flask-secret"
-#: The role and database :func:`postgres_database` creates.
+#: The role, its password and the database of :func:`postgres_database`.
 PG_USER, PG_PASSWORD, PG_DATABASE = "litexp", "litexp-pg-secret", "litexp"
-#: Without it the server also starts a job runner and seven huey consumers (seconds of CPU).
+#: Without it each server also starts a job runner and seven huey consumers (seconds of CPU,
+#: and a /dev/shm folder left behind per start).
 SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 BIND_RETRY_SECONDS = 30.0
 LOG_TAIL = 4000
@@ -52,8 +51,22 @@ def _tail(path: Path, size: int = LOG_TAIL) -> str:
         return ""
 
 
-def _missing(message: str) -> None:
-    """Skip the test for a missing component, or fail under CI (as ``requires`` does)."""
+def _wait_group_gone(pgid: int, timeout: float = 30.0) -> None:
+    """Wait until process group ``pgid`` has no live (non-zombie) member: its sockets are closed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = False
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+                alive = alive or (int(fields[2]) == pgid and fields[0] != "Z")
+        if not alive:
+            return
+        time.sleep(0.05)
+
+
+def _missing(message: str) -> NoReturn:
+    """Skip for a missing component, or fail under CI (as ``optional_support.requires`` does)."""
     if os.environ.get("CI"):
         pytest.fail(message + "; CI installs it and must run this test", pytrace=False)
     pytest.skip(message, allow_module_level=True)
@@ -61,23 +74,14 @@ def _missing(message: str) -> None:
 
 # ------------------------------------------------------------------- mlflow server
 class MlflowServer:
-    """One ``mlflow server`` subprocess (its own process group) on a fixed port and backend."""
+    """One ``mlflow server`` subprocess (own process group) on a fixed port and backend."""
 
     #: Servers running now, so a failing test can show their logs.
     live: Set["MlflowServer"] = set()
 
-    def __init__(
-        self,
-        backend: str,
-        tmp: Path,
-        app_name: Optional[str] = None,
-        env: Optional[Mapping[str, str]] = None,
-        port: Optional[int] = None,
-    ) -> None:
-        self.backend = backend
-        self.tmp = Path(tmp)
-        self.app_name = app_name
-        self.env = dict(env or {})
+    def __init__(self, backend: str, tmp: Path, app_name: Optional[str] = None,
+                 env: Optional[Mapping[str, str]] = None, port: Optional[int] = None) -> None:
+        self.backend, self.tmp, self.app_name, self.env = backend, Path(tmp), app_name, dict(env or {})
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.artifacts = self.tmp / "artifacts"
@@ -87,10 +91,10 @@ class MlflowServer:
         self._proc: Optional["subprocess.Popen[bytes]"] = None
 
     def __repr__(self) -> str:
-        return f"MlflowServer({self.url}, backend={self.backend!r}, app={self.app_name!r})"
+        return f"MlflowServer({self.url}, {self.backend!r}, app={self.app_name!r})"
 
     def __enter__(self) -> "MlflowServer":
-        self.start()
+        self.start()  # stops the process itself when it fails
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -106,19 +110,14 @@ class MlflowServer:
 
     def command(self) -> List[str]:
         """The ``mlflow server`` command line."""
-        command = [
-            sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", self.backend,
-            "--artifacts-destination", str(self.artifacts),
-            "--serve-artifacts",
+        return [
+            sys.executable, "-m", "mlflow", "server", "--backend-store-uri", self.backend,
+            "--artifacts-destination", str(self.artifacts), "--serve-artifacts",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-        ]
-        if self.app_name:
-            command += ["--app-name", self.app_name]
-        return command
+        ] + (["--app-name", self.app_name] if self.app_name else [])
 
     def start(self, timeout: float = SERVER_START_TIMEOUT) -> None:
-        """Start the server and wait until ``GET /health`` answers 200.
+        """Start and wait until ``GET /health`` answers 200 (the log is appended to).
 
         A port still held by the previous process is retried for ``BIND_RETRY_SECONDS``.
         On failure the process is stopped and the error carries the log's tail.
@@ -127,7 +126,6 @@ class MlflowServer:
             raise RuntimeError(f"{self!r} is already running")
         self.tmp.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
-        bind_deadline = began + BIND_RETRY_SECONDS
         while True:
             offset = self.log.stat().st_size if self.log.exists() else 0
             with open(self.log, "ab") as fh:
@@ -139,12 +137,13 @@ class MlflowServer:
                 )
             MlflowServer.live.add(self)
             try:
-                wait_for_http(self.url + "/health", self._proc, self.log, timeout=max(1.0, timeout - (time.monotonic() - began)))
+                left = max(1.0, timeout - (time.monotonic() - began))
+                wait_for_http(self.url + "/health", self._proc, self.log, timeout=left)
             except BaseException as exc:
                 exited = self._proc.poll() is not None
                 self.stop()
                 attempt = self.log.read_bytes()[offset:].decode(errors="replace").lower()
-                if exited and "address already in use" in attempt and time.monotonic() < bind_deadline:
+                if exited and "address already in use" in attempt and time.monotonic() < began + BIND_RETRY_SECONDS:
                     time.sleep(0.5)
                     continue
                 if isinstance(exc, RuntimeError):
@@ -156,19 +155,19 @@ class MlflowServer:
 
     def kill(self) -> None:
         """SIGKILL the whole process group (like ``kill -9``) and reap it."""
-        proc = self._proc
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=30)
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=30)
+            _wait_group_gone(self._proc.pid)
         MlflowServer.live.discard(self)
 
     def stop(self) -> None:
         """Stop gracefully (SIGTERM to the group, SIGKILL for leftovers)."""
         if self._proc is not None:
             stop_process_group(self._proc)
+            _wait_group_gone(self._proc.pid)
         MlflowServer.live.discard(self)
 
     def restart(self, timeout: float = SERVER_START_TIMEOUT) -> None:
@@ -181,44 +180,33 @@ class MlflowServer:
 
 
 @contextlib.contextmanager
-def _serving(server: MlflowServer) -> Iterator[MlflowServer]:
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
-@contextlib.contextmanager
 def sqlite_server(tmp: Path) -> Iterator[MlflowServer]:
     """An ``mlflow server`` on ``sqlite:///<tmp>/mlflow.db``."""
     tmp = Path(tmp).resolve()
-    tmp.mkdir(parents=True, exist_ok=True)
-    with _serving(MlflowServer(f"sqlite:///{tmp / 'mlflow.db'}", tmp)) as server:
+    with MlflowServer(f"sqlite:///{tmp / 'mlflow.db'}", tmp) as server:
         yield server
 
 
 @contextlib.contextmanager
 def postgres_server(tmp: Path) -> Iterator[MlflowServer]:
-    """An ``mlflow server`` on a fresh PostgreSQL database (see :func:`postgres_database`)."""
+    """An ``mlflow server`` on a fresh PostgreSQL database (see :func:`postgres_database`).
+
+    The backend names the psycopg2 driver: SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3.
+    """
     requires("psycopg2", "MLflow's SQL store reaches PostgreSQL through psycopg2 (psycopg2-binary)")
     tmp = Path(tmp).resolve()
     with postgres_database(tmp / "postgres") as url:
-        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg (3); name the driver.
-        backend = url.replace("postgresql://", "postgresql+psycopg2://", 1)
-        with _serving(MlflowServer(backend, tmp)) as server:
+        with MlflowServer(url.replace("postgresql://", "postgresql+psycopg2://", 1), tmp) as server:
             yield server
 
 
 def write_auth_config(tmp: Path, default_permission: str = "READ") -> Path:
-    """``basic_auth.ini`` for :func:`auth_server`: users in ``<tmp>/basic_auth.db``."""
+    """``<tmp>/basic_auth.ini`` for :func:`auth_server` (users in ``<tmp>/basic_auth.db``)."""
     path = Path(tmp) / "basic_auth.ini"
     path.write_text(
-        "[mlflow]\n"
-        f"default_permission = {default_permission}\n"
+        f"[mlflow]\ndefault_permission = {default_permission}\n"
         f"database_uri = sqlite:///{Path(tmp).resolve() / 'basic_auth.db'}\n"
-        f"admin_username = {AUTH_ADMIN[0]}\n"
-        f"admin_password = {AUTH_ADMIN[1]}\n"
+        f"admin_username = {AUTH_ADMIN[0]}\nadmin_password = {AUTH_ADMIN[1]}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
         encoding="utf-8",
     )
@@ -229,41 +217,25 @@ def write_auth_config(tmp: Path, default_permission: str = "READ") -> Path:
 def auth_server(tmp: Path, default_permission: str = "READ") -> Iterator[MlflowServer]:
     """``mlflow server --app-name basic-auth`` on SQLite; the admin is :data:`AUTH_ADMIN`.
 
-    ``default_permission`` is what users get on experiments they did not create.
+    ``default_permission``: what a user may do on experiments other users created.
     """
     requires("flask_wtf", "the basic-auth app of mlflow server needs Flask-WTF (mlflow[auth])")
     tmp = Path(tmp).resolve()
     tmp.mkdir(parents=True, exist_ok=True)
-    env = {
-        "MLFLOW_AUTH_CONFIG_PATH": str(write_auth_config(tmp, default_permission)),
-        "MLFLOW_FLASK_SERVER_SECRET_KEY": AUTH_SECRET_KEY,
-    }
-    server = MlflowServer(f"sqlite:///{tmp / 'mlflow.db'}", tmp, app_name="basic-auth", env=env)
-    with _serving(server):
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(write_auth_config(tmp, default_permission)),
+           "MLFLOW_FLASK_SERVER_SECRET_KEY": AUTH_SECRET_KEY}
+    with MlflowServer(f"sqlite:///{tmp / 'mlflow.db'}", tmp, app_name="basic-auth", env=env) as server:
         yield server
 
 
 # -------------------------------------------------------------------- REST helpers
-def basic_auth(username: str, password: str) -> str:
-    """The ``Authorization`` header value of HTTP basic auth."""
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-
-
-def rest(
-    url: str,
-    payload: Optional[Dict[str, Any]] = None,
-    auth: Optional[Tuple[str, str]] = None,
-    method: Optional[str] = None,
-    timeout: float = 30.0,
-) -> Tuple[int, Any]:
-    """Call ``url`` (GET, or POST JSON ``payload``); return ``(status, decoded body)``.
-
-    Errors are returned, not raised; a body that is not JSON comes back as text.
-    """
+def rest(url: str, payload: Optional[Dict[str, Any]] = None, auth: Optional[Tuple[str, str]] = None,
+         method: Optional[str] = None, timeout: float = 30.0) -> Tuple[int, Any]:
+    """GET ``url``, or POST JSON ``payload``; return ``(status, decoded JSON or text)``, errors included."""
     data = None if payload is None else json.dumps(payload).encode("utf-8")
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     if auth is not None:
-        request.add_header("Authorization", basic_auth(*auth))
+        request.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode("ascii"))
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             status, body = resp.status, resp.read()
@@ -278,9 +250,8 @@ def rest(
 
 def create_user(server: MlflowServer, username: str, password: str) -> Dict[str, Any]:
     """Create a basic-auth user as :data:`AUTH_ADMIN` (``POST /api/2.0/mlflow/users/create``)."""
-    status, body = rest(
-        server.url + "/api/2.0/mlflow/users/create", {"username": username, "password": password}, auth=AUTH_ADMIN
-    )
+    payload = {"username": username, "password": password}
+    status, body = rest(server.url + "/api/2.0/mlflow/users/create", payload, auth=AUTH_ADMIN)
     if status != 200:
         raise AssertionError(f"users/create {username!r}: HTTP {status}: {body!r}")
     return body["user"]
@@ -293,15 +264,16 @@ def mlflow_client(url: str) -> Any:
     return mlflow.MlflowClient(tracking_uri=url)
 
 
-
 # ---------------------------------------------------------------------- PostgreSQL
 def postgres_bindir() -> Optional[Path]:
-    """The folder of PostgreSQL's ``initdb`` and ``pg_ctl`` (``pg_config --bindir``, Debian's layout, PATH)."""
+    """The folder of ``initdb``, ``pg_ctl`` and ``psql``: ``pg_config --bindir``, Debian's layout, PATH."""
     candidates: List[str] = []
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        candidates.append(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, timeout=30).stdout.strip())
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0, reverse=True)
-    candidates += [os.path.dirname(shutil.which("initdb") or "")]
+        done = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, timeout=30)
+        candidates.append(done.stdout.strip())
+    debian = glob.glob("/usr/lib/postgresql/*/bin")
+    candidates += sorted(debian, key=lambda p: int("0" + "".join(filter(str.isdigit, p))), reverse=True)
+    candidates.append(os.path.dirname(shutil.which("initdb") or ""))
     for folder in filter(None, candidates):
         if all(os.access(os.path.join(folder, tool), os.X_OK) for tool in ("initdb", "pg_ctl", "psql")):
             return Path(folder)
@@ -317,14 +289,20 @@ def _as_owner(command: List[str]) -> List[str]:
     return ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(command)]
 
 
-def _run(command: List[str], what: str, log: Path, timeout: float = 120) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+def _run(command: List[str], what: str, log: Path) -> "subprocess.CompletedProcess[str]":
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise RuntimeError(f"{what} failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}\n{_tail(log)}")
+    return done
 
 
-def _kill_postmaster(data: Path) -> None:
-    """SIGKILL a postmaster that ``pg_ctl stop`` left running (its pid file is still there)."""
+def _stop_cluster(bindir: Path, data: Path) -> None:
+    """``pg_ctl stop -m immediate``; SIGKILL a postmaster that survived it."""
+    if not (data / "postmaster.pid").exists():
+        return
+    with contextlib.suppress(subprocess.SubprocessError, OSError):
+        subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+                       capture_output=True, timeout=60)
     with contextlib.suppress(OSError, ValueError, IndexError):
         pid = int((data / "postmaster.pid").read_text().split()[0])
         if b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes():
@@ -333,16 +311,16 @@ def _kill_postmaster(data: Path) -> None:
 
 @contextlib.contextmanager
 def postgres_database(tmp: Path) -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 with one database; yields its URL.
+    """A throwaway PostgreSQL cluster on 127.0.0.1; yields
+    ``postgresql://PG_USER:PG_PASSWORD@127.0.0.1:PORT/PG_DATABASE``.
 
-    ``postgresql://PG_USER:PG_PASSWORD@127.0.0.1:PORT/PG_DATABASE``. The cluster lives in a
-    short folder of the system temp dir (the postgres user must reach it; socket paths are
-    short), is stopped with ``-m immediate`` and removed; its log is copied to ``<tmp>/postgres.log``.
+    The cluster lives in a short folder of the system temp dir (reachable by the postgres
+    user, short socket paths), is stopped with ``-m immediate`` and removed; its log is
+    copied to ``<tmp>/postgres.log``. Without PostgreSQL: skip, or fail under CI.
     """
     bindir = postgres_bindir()
     if bindir is None:
-        _missing("PostgreSQL (initdb, pg_ctl, psql) is not installed: the tests run mlflow server on PostgreSQL")
-    assert bindir is not None
+        _missing("PostgreSQL (initdb, pg_ctl, psql) is not installed: these tests run mlflow server on it")
     tmp = Path(tmp)
     tmp.mkdir(parents=True, exist_ok=True)
     cluster = Path(tempfile.mkdtemp(prefix="litexp-pg-"))
@@ -351,55 +329,45 @@ def postgres_database(tmp: Path) -> Iterator[str]:
     if os.geteuid() == 0:
         for path in (cluster, sock):
             shutil.chown(path, "postgres", "postgres")
-    started = False
     try:
         _run(_as_owner([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8", "--no-locale",
                         "-N", "--auth-local=trust", "--auth-host=scram-sha-256"]), "initdb", log)
-        for _ in range(5):
+        for attempt in range(5):
             port = free_port()
             options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-            done = subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                                             "-o", options, "start"]), capture_output=True, text=True, timeout=120)
-            started = done.returncode == 0
-            if started or "already in use" not in _tail(log):
+            start = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start"]
+            try:
+                _run(_as_owner(start), "pg_ctl start", log)
                 break
-        if not started:
-            raise RuntimeError(f"pg_ctl start failed: {done.stdout}{done.stderr}\n{_tail(log)}")
+            except RuntimeError:
+                if attempt == 4 or "already in use" not in _tail(log):
+                    raise
         _run([str(bindir / "psql"), "-h", str(sock), "-p", str(port), "-U", "postgres", "-d", "postgres", "-q",
               "-v", "ON_ERROR_STOP=1", "-c", f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'",
               "-c", f"CREATE DATABASE {PG_DATABASE} OWNER {PG_USER}"], "creating the database", log)
         yield f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{port}/{PG_DATABASE}"
     finally:
-        if started:
-            with contextlib.suppress(subprocess.SubprocessError, OSError):
-                subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-                               capture_output=True, timeout=60)
-            _kill_postmaster(data)
+        _stop_cluster(bindir, data)
         with contextlib.suppress(OSError):
             shutil.copyfile(log, tmp / "postgres.log")
         shutil.rmtree(cluster, ignore_errors=True)
 
 
 # ------------------------------------------------------------- Python without MLflow
-_HIDER = '''"""Loaded by sitecustomize and by the test script: ``import mlflow`` fails here."""
+_HIDER = '''"""Imported by sitecustomize and by the script: MLflow cannot be imported here."""
 import json, os, sys
 
 BLOCKED = ("mlflow", "mlflow_skinny")
 
 
-class NoMlflowFinder:
-    """Backstop for ``sys.modules[...] = None``: refuses to find MLflow's packages."""
-
+class NoMlflowFinder:  # backstop for sys.modules[name] = None
     @staticmethod
     def find_spec(name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:
             raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)", name=name)
-        return None
 
 
-for _name in [m for m in sys.modules if m.split(".")[0] in BLOCKED]:
-    del sys.modules[_name]
-for _name in BLOCKED:
+for _name in [m for m in sys.modules if m.split(".")[0] in BLOCKED] + list(BLOCKED):
     sys.modules[_name] = None
 if not any(type(f).__name__ == "NoMlflowFinder" for f in sys.meta_path):
     sys.meta_path.insert(0, NoMlflowFinder())
@@ -415,44 +383,40 @@ def report(obj):
 
 
 class MlflowlessProcess(subprocess.Popen):  # type: ignore[type-arg]
-    """A child Python without MLflow (own process group); output in :attr:`output`."""
+    """A child Python without MLflow, leader of its own process group; output in :attr:`output`."""
 
-    workdir: Path
-    output: Path
-    report_path: Path
+    workdir, output, report_path = Path(), Path(), Path()
 
     def report(self) -> Any:
         """What the code passed to ``report`` last (None when it never called it)."""
-        if not self.report_path.exists():
-            return None
-        return json.loads(self.report_path.read_text(encoding="utf-8"))
+        return json.loads(self.report_path.read_text(encoding="utf-8")) if self.report_path.exists() else None
 
     def output_tail(self, size: int = LOG_TAIL) -> str:
         return _tail(self.output, size)
 
     def kill_group(self, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to the child's whole process group and reap it."""
+        """Send ``sig`` to the child's whole process group and reap the child."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.wait(timeout=30)
+        _wait_group_gone(self.pid)
 
 
-def start_without_mlflow(
-    code: str, env: Optional[Mapping[str, Optional[str]]] = None, cwd: Optional[Path] = None, tmp: Optional[Path] = None
-) -> MlflowlessProcess:
+def start_without_mlflow(code: str, env: Optional[Mapping[str, Optional[str]]] = None,
+                         cwd: Optional[Path] = None, tmp: Optional[Path] = None) -> MlflowlessProcess:
     """Start ``code`` in a child ``sys.executable`` where ``import mlflow`` (``mlflow.*``,
-    ``mlflow_skinny``) fails, in Pythons it starts too; ``tests/`` and the repo import.
+    ``mlflow_skinny``) fails, also in Pythons it starts; ``tests/`` and the repo import.
 
-    ``code`` gets ``report(obj)``. ``env`` adds variables (None removes one). Files go to
-    ``tmp`` (default: a temp folder removed at exit). Line N of ``code`` is line N+1 in tracebacks.
+    ``code`` (dedented) may call ``report(obj)``; its line N is line N+1 in tracebacks.
+    ``env`` adds variables (None removes one). Files go to ``tmp`` (default: a temp folder
+    removed at exit); stdout and stderr go to ``output``.
     """
     workdir = Path(tmp) if tmp is not None else Path(tempfile.mkdtemp(prefix="litexp-nomlflow-"))
     if tmp is None:
         atexit.register(shutil.rmtree, workdir, True)
-    workdir.mkdir(parents=True, exist_ok=True)
     hook = workdir / "hook"
-    hook.mkdir(exist_ok=True)
+    hook.mkdir(parents=True, exist_ok=True)
     (hook / "litexp_no_mlflow.py").write_text(_HIDER, encoding="utf-8")
     (hook / "sitecustomize.py").write_text("import litexp_no_mlflow  # noqa: F401\n", encoding="utf-8")
     script = workdir / "main.py"
@@ -467,20 +431,18 @@ def start_without_mlflow(
     child_env.update(PYTHONPATH=os.pathsep.join(paths), LITEXP_TEST_REPORT=str(workdir / "report.json"))
     (workdir / "report.json").unlink(missing_ok=True)
     with open(workdir / "output.log", "wb") as fh:
-        proc = MlflowlessProcess(
-            [sys.executable, str(script)], stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=child_env, cwd=cwd, start_new_session=True,
-        )
+        proc = MlflowlessProcess([sys.executable, str(script)], stdout=fh, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, env=child_env, cwd=cwd, start_new_session=True)
     proc.workdir, proc.output, proc.report_path = workdir, workdir / "output.log", workdir / "report.json"
     return proc
 
 
-def run_without_mlflow(
-    code: str, env: Optional[Mapping[str, Optional[str]]] = None, timeout: float = 120, cwd: Optional[Path] = None
-) -> Any:
-    """Run ``code`` as :func:`start_without_mlflow` does and return what it passed to ``report``.
+def run_without_mlflow(code: str, env: Optional[Mapping[str, Optional[str]]] = None, timeout: float = 120,
+                       cwd: Optional[Path] = None) -> Any:
+    """Run ``code`` as :func:`start_without_mlflow` does; return what it passed to ``report``.
 
-    A non-zero exit or a timeout raises AssertionError with the output's tail.
+    A non-zero exit or a timeout raises AssertionError with the output's tail; whatever the
+    code started in its process group is killed afterwards.
     """
     with tempfile.TemporaryDirectory(prefix="litexp-nomlflow-") as workdir:
         proc = start_without_mlflow(code, env, cwd=cwd, tmp=Path(workdir))

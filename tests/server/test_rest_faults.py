@@ -243,3 +243,31 @@ def test_ten_thousand_calls_reach_the_server_in_few_requests(sqlite_server: Any,
     requests = sqlite_server.log.read_text(errors="replace").count("runs/log-batch") - before
     assert len(_history(sqlite_server.url, run_id, "loss")) == 10000
     assert requests <= 40, f"{requests} log-batch requests for 10,000 calls"
+
+
+def test_a_batch_sent_twice_changes_nothing_on_the_server(sqlite_server: Any, tmp_path: Path) -> None:
+    """What the spool relies on: MLflow's SQL store keeps one row per identical point, takes the same
+    param again, and overwrites tags; deleted and restored runs and experiments come back whole."""
+    code = f"""
+    from litexp import R
+    R.set_uri({sqlite_server.url!r})
+    store = R.exp_manager.writable_store
+    with R.start(experiment_name="twice"):
+        run_id = R.get_recorder().id
+    points = [("loss", float(i), 1700000000000 + i, i) for i in range(1500)]
+    for _ in range(2):  # the answer to the first request was lost: the same batch again
+        store.log_batch(run_id, points, {{"lr": "0.1"}}, {{"t": "1"}})
+    store.flush_run(run_id)
+    exp_id = R.get_exp(experiment_name="twice", create=False).id
+    store.delete_run(run_id)
+    store.delete_experiment(exp_id)
+    store.restore_experiment(exp_id)
+    store.restore_run(run_id)
+    report({{"run_id": run_id, "experiment": store.get_experiment(exp_id).lifecycle_stage,
+             "run": store.get_run(run_id).lifecycle_stage}})
+    """
+    result = run_without_mlflow(code, _env(tmp_path))
+    assert result["experiment"] == result["run"] == "active"
+    run = mlflow_client(sqlite_server.url).get_run(result["run_id"])
+    assert run.info.lifecycle_stage == "active" and run.data.params["lr"] == "0.1" and run.data.tags["t"] == "1"
+    assert _history(sqlite_server.url, result["run_id"], "loss") == [(i, float(i)) for i in range(1500)]

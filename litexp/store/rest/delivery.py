@@ -44,7 +44,7 @@ class Delivery:
         """True while the last try failed and the backoff has not passed."""
         return time.monotonic() < self._down_until
 
-    def _mark_down(self) -> None:
+    def mark_down(self) -> None:
         with self._lock:
             s = self.client.settings
             self._failures += 1
@@ -95,7 +95,7 @@ class Delivery:
             except _Transient:
                 with self.spool.lock(run_id):
                     self.spool.append(run_id, entry)
-                self._mark_down()
+                self.mark_down()
                 return False
             self._mark_up()
             return True
@@ -112,7 +112,7 @@ class Delivery:
                     try:
                         self._send(run_id, entry, retries)
                     except _Transient:
-                        self._mark_down()
+                        self.mark_down()
                         return False
                     except LitexpError:
                         self.spool.mark_sent(run_id, offset)  # the server will never take it: reported, not retried

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import random
 import shutil
 import socket
@@ -103,12 +104,15 @@ class HttpClient:
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) != os.getpid():
+            conn = None  # a forked child must not talk on its parent's socket
         if conn is None:
             if self.scheme == "https":
                 conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self._ssl_context())
             else:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
             self._local.conn = conn
+            self._local.pid = os.getpid()
         conn.timeout = timeout
         if conn.sock is not None:
             conn.sock.settimeout(timeout)
@@ -117,7 +121,7 @@ class HttpClient:
     def _drop_connection(self) -> None:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
-        if conn is not None:
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
             conn.close()
 
     def _headers(self) -> Dict[str, str]:
@@ -267,4 +271,7 @@ def check(response: Response, client: HttpClient, what: str) -> None:
         raise NotFoundError(f"{message} ({where})")
     if code in _INVALID_CODES or (400 <= status < 500 and status not in TRANSIENT_STATUSES):
         raise InvalidInputError(f"{message} ({where})")
+    if 300 <= status < 400:
+        target = response.headers.get("location", "another address")
+        raise ServerError(f"{where} redirects (HTTP {status}) to {target}; use that address as the tracking URI.")
     raise ServerError(f"{where} failed with HTTP {status}{' ' + code if code else ''}: {message}")

@@ -15,7 +15,8 @@ import tempfile
 import time
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from ...errors import ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError, ServerError
+from ...errors import (ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError, ServerError,
+                       ServerUnreachableError)
 from ...records import (ACTIVE, DELETED, RUN_NAME_TAG, ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint,
                         RunRecord, Selection, ViewType)
 from .. import validation as v
@@ -218,7 +219,11 @@ class RestStore(TrackingStore):
         if owner is None or self.delivery.is_down():
             return
         body = {"run_id": run_id, "key": HEARTBEAT_TAG, "value": heartbeat_text(owner, _now_ms())}
-        self.client.call("runs/set-tag", body, retries=0, timeout=min(BEAT_TIMEOUT, self.client.settings.timeout))
+        try:
+            self.client.call("runs/set-tag", body, retries=0, timeout=min(BEAT_TIMEOUT, self.client.settings.timeout))
+        except ServerUnreachableError:
+            self.delivery.mark_down()  # the next beats wait for the backoff instead of blocking the writer
+            raise
 
     def read_heartbeat(self, run_id: str) -> Optional[Heartbeat]:
         text = self.get_run(run_id).tags.get(HEARTBEAT_TAG)
