@@ -91,11 +91,14 @@ def _cmd_spool(args: argparse.Namespace) -> int:
 
 def _cmd_copy(args: argparse.Namespace) -> int:
     from ._sync import copy_runs
+    from .errors import LockTimeoutError
 
-    report = copy_runs(args.source, args.to, args.experiment or None, args.filter, args.dry_run,
-                       None if args.quiet else sys.stderr, args.wait)
-    if args.dry_run:
-        print(f"would copy: {report.summary()}")
+    try:
+        report = copy_runs(args.source, args.to, args.experiment or None, args.filter, args.dry_run,
+                           None if args.quiet else sys.stderr, args.wait)
+    except LockTimeoutError as exc:  # cron-safe: the running copy does the work
+        print(f"litexp: {exc}", file=sys.stderr)
+        return 0
     return 0 if report.ok else 1
 
 

@@ -24,13 +24,12 @@ from typing import IO, Dict, Iterator, List, Optional, Sequence, Tuple
 from . import config
 from .errors import (InvalidInputError, LitexpError, LockTimeoutError, ServerUnreachableError,
                      UndeliveredError)
-from .records import DELETED, ArtifactEntry, MetricPoint, RunRecord, ViewType
+from .records import DELETED, PARENT_RUN_TAG, ArtifactEntry, MetricPoint, RunRecord, ViewType
 from .store import TrackingStore, check_uri, open_store
 
 SOURCE_TAG = "litexp.source"
 STATE_TAG = "litexp.source.state"
 _OWN_TAGS = frozenset({SOURCE_TAG, STATE_TAG, "litexp.heartbeat"})
-BATCH_POINTS = 1000
 
 
 @dataclass
@@ -71,8 +70,9 @@ def _size(n: float) -> str:
 class Progress:
     """A progress line on a terminal; plain lines otherwise; nothing when quiet."""
 
-    def __init__(self, stream: Optional[IO[str]], total: int) -> None:
+    def __init__(self, stream: Optional[IO[str]], total: int, dry_run: bool = False) -> None:
         self.stream = stream
+        self.dry_run = dry_run
         self.total = total
         self.started = time.monotonic()
         self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
@@ -103,7 +103,7 @@ class Progress:
             return
         if self.tty:
             self.stream.write("\r\x1b[K")
-        self.stream.write(report.summary() + "\n")
+        self.stream.write(("dry run, would copy: " if self.dry_run else "") + report.summary() + "\n")
         for run_id, why in report.failed.items():
             self.stream.write(f"failed: run {run_id}: {why}\n")
         self.stream.flush()
@@ -153,6 +153,15 @@ class _Copier:
         self.target = target
         self.dry_run = dry_run
         self.report = report
+        self.mapped: Dict[str, str] = {}  # source run id -> its copy's id
+
+    def _tags_of(self, src: RunRecord) -> Dict[str, str]:
+        """The source's tags for the copy: a parent link points at the parent's copy."""
+        tags = {k: v for k, v in src.tags.items() if k not in _OWN_TAGS}
+        parent = tags.get(PARENT_RUN_TAG)
+        if parent in self.mapped:
+            tags[PARENT_RUN_TAG] = self.mapped[parent]
+        return tags
 
     def copies_in(self, experiment_id: Optional[str]) -> Dict[str, RunRecord]:
         """Runs of a target experiment that are copies of this source's runs: source run id -> copy."""
@@ -165,6 +174,7 @@ class _Copier:
             origin = run.tags.get(SOURCE_TAG, "")
             if origin.startswith(prefix):
                 found[origin[len(prefix):]] = run
+                self.mapped[origin[len(prefix):]] = run.run_id
         return found
 
     def copy_run(self, data: RunCopy, experiment_id: Optional[str], copy: Optional[RunRecord]) -> None:
@@ -178,8 +188,9 @@ class _Copier:
             return
         assert experiment_id is not None
         target = self.target
+        fresh = copy is None
         if copy is None:
-            tags = {k: v for k, v in src.tags.items() if k not in _OWN_TAGS}
+            tags = self._tags_of(src)
             tags[SOURCE_TAG] = f"{self.source_uri} {src.run_id}"
             copy = target.create_run(experiment_id, src.run_name or None, src.user_id, src.start_time, tags)
             self.report.runs_created += 1
@@ -187,32 +198,32 @@ class _Copier:
         else:
             self.report.runs_updated += 1
         run_id = copy.run_id
+        self.mapped[src.run_id] = run_id
         if copy.lifecycle_stage == DELETED:
             target.restore_run(run_id)
         params = {k: v for k, v in src.params.items() if k not in copy.params}
-        tags = {k: v for k, v in src.tags.items() if k not in _OWN_TAGS and copy.tags.get(k) != v}
-        if params or tags:
-            target.log_batch(run_id, (), params, tags)
-            self.report.params += len(params)
-            self.report.tags += len(tags)
+        tags = {k: v for k, v in self._tags_of(src).items() if copy.tags.get(k) != v}
+        points: List[Tuple[str, float, int, int]] = []
         for key, history in data.histories.items():
             have = len(target.get_metric_history(run_id, key)) if key in copy.metrics else 0
-            new = history[have:]
-            for start in range(0, len(new), BATCH_POINTS):
-                chunk = new[start:start + BATCH_POINTS]
-                target.log_batch(run_id, [(p.key, p.value, p.timestamp, p.step) for p in chunk])
-            self.report.points += len(new)
-        self._copy_artifacts(data, run_id)
+            points.extend((p.key, p.value, p.timestamp, p.step) for p in history[have:])
+        if points or params or tags:
+            target.log_batch(run_id, points, params, tags)  # the store cuts it to its request limits
+        self.report.points += len(points)
+        self.report.params += len(params)
+        self.report.tags += len(tags)
+        self._copy_artifacts(data, run_id, fresh)
         target.flush_run(run_id)
         if copy.status != src.status or copy.end_time != src.end_time:
             target.update_run(run_id, src.status, src.end_time)
+        # last: a copy stopped before this line is compared again, point by point, next time
         target.log_batch(run_id, tags={STATE_TAG: state})
         target.flush_run(run_id)
         if src.lifecycle_stage == DELETED:
             target.delete_run(run_id)
 
-    def _copy_artifacts(self, data: RunCopy, run_id: str) -> None:
-        have = {a.path: a.file_size for a in _artifact_files(self.target, run_id)} if data.artifacts else {}
+    def _copy_artifacts(self, data: RunCopy, run_id: str, fresh: bool) -> None:
+        have = {a.path: a.file_size for a in _artifact_files(self.target, run_id)} if data.artifacts and not fresh else {}
         for entry in data.artifacts:
             if entry.path in have and (have[entry.path] == entry.file_size or have[entry.path] is None):
                 continue
@@ -288,7 +299,7 @@ def copy_runs(
     report = SyncReport()
     src = open_store(source_uri)
     with _one_copy_at_a_time(source_uri, target_uri, wait):
-        dst = open_store(target_uri, create=not dry_run)
+        dst = open_store(target_uri, create=True)  # nothing is written to it before the first copy
         by_name = {e.name: e for e in src.list_experiments(ViewType.ACTIVE_ONLY)}
         names = list(experiments) if experiments else sorted(by_name)
         missing = [n for n in names if n not in by_name]
@@ -297,8 +308,8 @@ def copy_runs(
         plan: List[Tuple[str, List[RunRecord]]] = []
         for name in names:
             runs, _ = select_runs(src, [by_name[name].experiment_id], filter_string, ViewType.ALL)
-            plan.append((name, runs))
-        meter = Progress(progress, sum(len(r) for _, r in plan))
+            plan.append((name, sorted(runs, key=lambda r: (r.start_time, r.run_id))))  # parents before children
+        meter = Progress(progress, sum(len(r) for _, r in plan), dry_run)
         copier = _Copier(src, source_uri, dst, dry_run, report)
         done = 0
         away: Optional[str] = None  # set when the target stops answering: the rest is not tried
@@ -315,8 +326,8 @@ def copy_runs(
                 except (ServerUnreachableError, UndeliveredError) as exc:
                     report.failed[run.run_id] = str(exc)
                     away = f"not tried: {target_uri} stopped answering ({type(exc).__name__})"
-                except LitexpError as exc:
-                    report.failed[run.run_id] = str(exc)
+                except (LitexpError, OSError) as exc:
+                    report.failed[run.run_id] = str(exc) if isinstance(exc, LitexpError) else f"{type(exc).__name__}: {exc}"
                 done += 1
                 report.seconds = time.monotonic() - started
                 meter.update(done, report)

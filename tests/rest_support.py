@@ -18,7 +18,8 @@ from server_support import run_without_mlflow
 #: How MLflow's SQL stores keep ±inf (they have no infinite floats): ± the largest double.
 SQL_INFINITY = 1.7976931348623157e308
 #: Tags and params whose value names the process or host, not the data.
-VOLATILE_TAGS = frozenset({"mlflow.source.name", "mlflow.source.git.commit"})
+VOLATILE_TAGS = frozenset({"mlflow.source.name", "mlflow.source.git.commit",
+                           "litexp.source", "litexp.source.state"})  # the last two: push's mapping
 VOLATILE_PARAMS = frozenset({"cmd-sys.argv"})
 
 

@@ -41,8 +41,14 @@ Measurements:
    litexp's ``log-batch`` requests counted from the server's access log, every
    history read back; floor: the same points POSTed as ``log-batch`` requests of
    1,000 on one keep-alive connection (``tools/bench_server.py``).
+8. push: ``litexp.push()`` of a file store of R runs (5 params, 5 metrics x 10 steps,
+   2 tags, one 1 KB artifact each; written once and reused) to a fresh local
+   ``mlflow server`` per sample (as in 7, ``--serve-artifacts``), then a second push
+   of the same store (nothing to copy); every copy read back over REST. No MLflow
+   equivalent; floor: the same data with runs/create, one log-batch, one artifact PUT
+   and runs/update per run on one keep-alive connection (``tools/bench_push.py``).
 
-``--only`` takes names or numbers (``--only 7``, ``--only logging,3``).
+``--only`` takes names or numbers (``--only 8``, ``--only logging,3``).
 
 Workers run with the working folder ``<workdir>/cwd`` (outside any git work tree,
 so neither side records git state). ``--profile`` also prints cProfile tables of
@@ -69,6 +75,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+import bench_push  # noqa: E402
 import bench_server  # noqa: E402
 REPO = HERE.parent
 MLFLOW_REQUIREMENT = "mlflow==3.17.2"
@@ -91,6 +98,7 @@ FULL_SIZES: Dict[str, int] = {
     "long_steps": 10_000,
     "server_calls": 10_000,
     "server_mlflow_calls": 10_000,
+    "push_runs": 1_000,
 }
 QUICK_SIZES: Dict[str, int] = {
     "log_calls": 2_000,
@@ -103,8 +111,9 @@ QUICK_SIZES: Dict[str, int] = {
     "long_steps": 1_000,
     "server_calls": 10_000,
     "server_mlflow_calls": 1_000,
+    "push_runs": 200,
 }
-MEASUREMENTS = ("logging", "churn", "search", "long", "import", "memory", "server")
+MEASUREMENTS = ("logging", "churn", "search", "long", "import", "memory", "server", "push")
 
 
 # --------------------------------------------------------------------------- workers
@@ -326,6 +335,7 @@ WORKERS: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {
     "floor-read": worker_floor_read,
     "profile": worker_profile,
     **bench_server.WORKERS,
+    **bench_push.WORKERS,
 }
 
 
@@ -920,6 +930,15 @@ class Bench:
         except bench_server.ServerFailure as exc:
             raise BenchError(str(exc)) from exc
 
+    # 8 ------------------------------------------------------------------
+    def push(self) -> None:
+        """``litexp.push()`` of a file store to a fresh local ``mlflow server`` (``tools/bench_push.py``)."""
+        log(f"push: {self.sizes['push_runs']:,} runs, a fresh server per sample")
+        try:
+            bench_push.measure(self, sample, WorkerTimeout)
+        except bench_server.ServerFailure as exc:
+            raise BenchError(str(exc)) from exc
+
     def profile(self) -> None:
         store = self.stores["search"]
         log("profiles")
@@ -1008,6 +1027,13 @@ def render_table(rows: List[Dict[str, Any]]) -> str:
                 r = _ratio(lit, median(row["base"]))
                 verdict = "?" if r is None else ("met" if r <= target else "not met")
                 goals.append(f"≤{target:g}× 1-step: {_fmt_ratio(r)}, {verdict}")
+            elif kind == "per_runs":
+                runs, scaled = row["goal_runs"], None
+                if lit is not None:
+                    scaled = lit * runs / row["runs"]
+                verdict = "?" if scaled is None else ("met" if scaled <= target else "not met")
+                shown = "" if scaled is None else f"{_fmt(scaled, 's')} at this rate, "
+                goals.append(f"{runs:,} runs ≤{target:g} s: {shown}{verdict}")
             elif kind == "abs_ms":
                 verdict = "?" if lit is None else ("met" if lit * 1000 <= target else "not met")
                 goals.append(f"≤{target:g} ms: {verdict}")

@@ -17,6 +17,8 @@ from search_cases import GRAMMAR_FILTERS, SUPERSET_SPEC
 EXAMPLES = [
     ("metrics.loss < 1", "metrics.`loss` < 1.0"),
     ("params.lr = '0.1' and tags.team LIKE 'r%'", "params.`lr` = '0.1' AND tags.`team` LIKE 'r%'"),
+    ("tags.team LIKE 'red' and tags.t ILIKE 'r%'", None),
+    ("metrics.m > 1e20 and metrics.m < 1.7976931348623157e308", "metrics.`m` > 1e20 AND metrics.`m` < 1.7976931348623157e308"),
     ("attributes.status = 'FINISHED'", "attributes.`status` = 'FINISHED'"),
     ("metrics.loss != 0.5", None),  # a NaN metric is 0 on a SQL store: != would drop it
     ("metrics.loss < 1 OR params.lr = '1'", None),

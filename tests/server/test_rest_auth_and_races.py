@@ -107,3 +107,47 @@ def test_a_bearer_token_is_sent_as_mlflows_client_sends_it(tmp_path: Path) -> No
         listener.shutdown()
     assert seen and all(h == "Bearer tok-123" for h in seen)
     assert "AuthError" in refused["error"] and "bad token" in refused["message"]
+
+
+def test_refused_credentials_keep_the_spool_until_they_are_right(auth_server: Any, tmp_path: Path) -> None:
+    create_user(auth_server, "writer", "writer-password-1")
+    spool = {"LITEXP_SPOOL_DIR": str(tmp_path / "spool"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    good = {**spool, "MLFLOW_TRACKING_USERNAME": "writer", "MLFLOW_TRACKING_PASSWORD": "writer-password-1"}
+    code = f"""
+    import os
+    from litexp import R, UndeliveredError
+    try:
+        with R.start(experiment_name="rotated", uri={auth_server.url!r}):
+            run_id = R.get_recorder().id
+            for i in range(100):
+                R.log_metrics(step=i, loss=float(i))
+            R.get_recorder().flush()
+            os.environ["MLFLOW_TRACKING_PASSWORD"] = "changed-on-the-server"  # read at each request
+            for i in range(100, 200):
+                R.log_metrics(step=i, loss=float(i))
+    except UndeliveredError as exc:
+        report({{"run_id": run_id, "points": exc.points, "message": str(exc)}})
+    """
+    result = run_without_mlflow(code, good)
+    assert result["points"] == 100 and "401" in result["message"]
+    anonymous = run_without_mlflow(
+        "import litexp\ntry:\n    litexp.send_spool()\nexcept litexp.UndeliveredError as exc:\n    report(str(exc))\n", spool)
+    assert "could not be sent" in anonymous
+    assert run_without_mlflow("import litexp\nreport(litexp.send_spool())\n", good) == {result["run_id"]: 100}
+    client_env = {"MLFLOW_TRACKING_USERNAME": AUTH_ADMIN[0], "MLFLOW_TRACKING_PASSWORD": AUTH_ADMIN[1]}
+    import os
+
+    saved = {k: os.environ.get(k) for k in client_env}
+    os.environ.update(client_env)
+    try:
+        client = mlflow_client(auth_server.url)
+        run = client.get_run(result["run_id"])
+        history = [(m.step, m.value) for m in client.get_metric_history(result["run_id"], "loss")]
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert run.info.status == "FINISHED"
+    assert history == [(i, float(i)) for i in range(200)]

@@ -271,3 +271,38 @@ def test_a_batch_sent_twice_changes_nothing_on_the_server(sqlite_server: Any, tm
     run = mlflow_client(sqlite_server.url).get_run(result["run_id"])
     assert run.info.lifecycle_stage == "active" and run.data.params["lr"] == "0.1" and run.data.tags["t"] == "1"
     assert _history(sqlite_server.url, result["run_id"], "loss") == [(i, float(i)) for i in range(1500)]
+
+
+def test_an_idle_connection_closed_by_the_server_is_not_an_outage(sqlite_server: Any, tmp_path: Path) -> None:
+    """uvicorn closes idle keep-alive connections after 5 s; the next batch must still go straight out."""
+    code = f"""
+    import time
+    from litexp import R
+    R.set_uri({sqlite_server.url!r})
+    with R.start(experiment_name="idle"):
+        run_id = R.get_recorder().id
+        R.log_metrics(step=0, loss=0.0)
+        R.get_recorder().flush()
+        time.sleep(6.5)
+        R.log_metrics(step=1, loss=1.0)
+        R.get_recorder().flush()
+        store = R.exp_manager.writable_store
+        report({{"run_id": run_id, "down": store.delivery.is_down(), "spooled": store.delivery.spool.has(run_id)}})
+    """
+    result = run_without_mlflow(code, _env(tmp_path, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0"))
+    assert result["down"] is False and result["spooled"] is False
+    assert not (tmp_path / "spool").exists(), "a batch was spooled although the server was up"
+    assert _history(sqlite_server.url, result["run_id"], "loss") == [(0, 0.0), (1, 1.0)]
+
+
+def test_a_wrong_path_prefix_says_there_is_no_mlflow_api(sqlite_server: Any, tmp_path: Path) -> None:
+    code = f"""
+    from litexp import R, LitexpError
+    try:
+        R.set_uri({sqlite_server.url + '/not-mlflow'!r})
+        R.get_exp(experiment_name="x", create=False)
+    except LitexpError as exc:
+        report([type(exc).__name__, str(exc)])
+    """
+    name, message = run_without_mlflow(code, _env(tmp_path))
+    assert name == "ServerError" and "no MLflow API" in message and "/not-mlflow" in message

@@ -13,13 +13,15 @@ from rest_support import comparable, differences, log_scenario
 from server_support import mlflow_client
 
 
-class TestPostgres:
-    @pytest.fixture(scope="class")
-    def logged(self, postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Tuple[Dict[str, Any], Dict[str, Any], Path]:
-        tmp = tmp_path_factory.mktemp("postgres-core")
-        root = tmp / "mlruns"
-        return log_scenario("file:" + str(root), tmp / "file"), log_scenario(postgres_server.url, tmp / "server"), root
+@pytest.fixture(scope="module")
+def logged(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Tuple[Dict[str, Any], Dict[str, Any], Path]:
+    """The scenario logged to a file store and to the PostgreSQL-backed server."""
+    tmp = tmp_path_factory.mktemp("postgres-core")
+    root = tmp / "mlruns"
+    return log_scenario("file:" + str(root), tmp / "file"), log_scenario(postgres_server.url, tmp / "server"), root
 
+
+class TestPostgres:
     def test_mlflow_client_reads_it_equal_to_the_file_store(self, logged: Any, postgres_server: Any) -> None:
         _, _, root = logged
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")

@@ -93,3 +93,31 @@ def test_a_full_spool_refuses_with_what_to_do(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(UndeliveredError, match="LITEXP_SPOOL_MAX_MB") as info:
         spool.append(run, {"batch": {"metrics": [metric_json(("x", float(i), 1, i)) for i in range(100)]}})
     assert info.value.points == 1 and os.path.exists(info.value.spool_path)
+
+
+def test_an_offset_left_by_an_earlier_spool_is_forgotten(tmp_path: Path) -> None:
+    spool = Spool("http://h:1", root=str(tmp_path))
+    run = "d" * 32
+    spool.append(run, {"batch": {"metrics": [metric_json(("x", 0.0, 1, 0))]}})
+    with open(os.path.join(spool.folder, run + ".sent"), "w") as fh:
+        fh.write("10")  # a crash between removing the spool and its offset
+    os.unlink(spool.path(run))
+    for i in range(3):
+        spool.append(run, {"batch": {"metrics": [metric_json(("x", float(i), 1, i))]}})
+    assert [e["batch"]["metrics"][0]["step"] for _, e in spool.pending(run)] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("uri", ["http://127.0.0.1:abc", "http://127.0.0.1:99999", "http://bad host:80", "http://"])
+def test_a_malformed_server_uri_is_refused(uri: str) -> None:
+    from litexp.store.rest.http import HttpClient
+
+    with pytest.raises(InvalidInputError, match="http"):
+        HttpClient(uri)
+
+
+def test_a_token_a_header_cannot_carry_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from litexp.store.rest.http import HttpClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "jeton-é✓")
+    with pytest.raises(InvalidInputError, match="MLFLOW_TRACKING_TOKEN"):
+        HttpClient("http://127.0.0.1:1")._headers()

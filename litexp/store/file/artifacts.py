@@ -108,7 +108,11 @@ class ArtifactFolder:
                 if e.is_dir():
                     entries.append(ArtifactEntry(rel, True, None))
                 else:
-                    entries.append(ArtifactEntry(rel, False, e.stat().st_size))
+                    try:
+                        size: Optional[int] = e.stat().st_size
+                    except OSError:  # a dangling link: listed, without a size
+                        size = None
+                    entries.append(ArtifactEntry(rel, False, size))
         return entries
 
     def download(self, path: str, dst_path: Optional[str] = None) -> str:

@@ -14,6 +14,8 @@ import http.client
 import json
 import os
 import random
+import re
+import select
 import shutil
 import socket
 import ssl
@@ -25,7 +27,7 @@ from typing import IO, Any, Callable, Dict, Mapping, Optional, Union
 
 from ... import config
 from ...errors import (AuthError, ExpAlreadyExistError, InvalidInputError, NotFoundError, ServerError,
-                       ServerUnreachableError)
+                       ServerUnreachableError, StorageError)
 
 API = "/api/2.0/mlflow/"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
@@ -67,12 +69,19 @@ class HttpClient:
 
     def __init__(self, base_url: str) -> None:
         parsed = urllib.parse.urlsplit(base_url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise InvalidInputError(f"Tracking URI {base_url!r} is not an http(s)://host[:port] URL.")
+        try:
+            port = parsed.port
+        except ValueError:
+            port = -1
+        if (parsed.scheme not in ("http", "https") or not parsed.hostname or port == -1
+                or not re.fullmatch(r"[A-Za-z0-9._~:%\[\]-]+", parsed.hostname)):
+            raise InvalidInputError(
+                f"Tracking URI {base_url!r} is not an http(s)://host[:port][/path] URL (port 1-65535)."
+            )
         self.base_url = base_url.rstrip("/")
         self.scheme = parsed.scheme
         self.host = parsed.hostname
-        self.port = parsed.port
+        self.port = port
         self.prefix = parsed.path.rstrip("/")
         self.settings = config.http_settings()
         self._local = threading.local()
@@ -106,6 +115,10 @@ class HttpClient:
         conn = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "pid", None) != os.getpid():
             conn = None  # a forked child must not talk on its parent's socket
+        if conn is not None and _closed_by_peer(conn):
+            self._drop_connection()  # the server closed the idle keep-alive connection
+            conn = None
+        self._local.reused = conn is not None
         if conn is None:
             if self.scheme == "https":
                 conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self._ssl_context())
@@ -125,12 +138,21 @@ class HttpClient:
             conn.close()
 
     def _headers(self) -> Dict[str, str]:
-        s = self.settings
+        """Credentials are read at each request, as MLflow's client does (a rotated token is picked up)."""
+        token = os.environ.get(config.TRACKING_TOKEN.name, "")
+        username = os.environ.get(config.TRACKING_USERNAME.name, "")
+        password = os.environ.get(config.TRACKING_PASSWORD.name, "")
         headers = {"User-Agent": "litexp", "Accept": "application/json"}
-        if s.token:
-            headers["Authorization"] = f"Bearer {s.token}"
-        elif s.username or s.password:
-            pair = f"{s.username}:{s.password}".encode("utf-8")
+        if token:
+            try:
+                token.encode("latin-1")
+            except UnicodeEncodeError:
+                raise InvalidInputError(
+                    f"{config.TRACKING_TOKEN.name} holds characters an HTTP header cannot carry."
+                ) from None
+            headers["Authorization"] = f"Bearer {token}"
+        elif username or password:
+            pair = f"{username}:{password}".encode("utf-8")
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         return headers
 
@@ -159,7 +181,18 @@ class HttpClient:
         attempt = 0
         while True:
             try:
-                response = self._once(method, full_path, body, content_type, timeout, sink)
+                payload = body() if callable(body) else body
+            except OSError as exc:
+                raise StorageError(f"Cannot read the file to send to {self.base_url}: {exc}.") from None
+            try:
+                try:
+                    response = self._once(method, full_path, payload, content_type, timeout, sink)
+                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                    if not getattr(self._local, "reused", False):
+                        raise
+                    self._drop_connection()  # a kept-alive connection the server had closed: once more, fresh
+                    payload = body() if callable(body) else body
+                    response = self._once(method, full_path, payload, content_type, timeout, sink)
             except ssl.SSLCertVerificationError as exc:
                 self._drop_connection()
                 raise ServerError(
@@ -179,22 +212,19 @@ class HttpClient:
             time.sleep(min(wait, MAX_BACKOFF))
             attempt += 1
 
-    def _once(self, method: str, path: str, body: Body, content_type: Optional[str], timeout: float,
-              sink: Optional[IO[bytes]]) -> Response:
-        conn = self._connection(timeout)
-        headers = self._headers()
-        if content_type:
-            headers["Content-Type"] = content_type
-        stream: Optional[IO[bytes]] = None
+    def _once(self, method: str, path: str, body: Union[None, bytes, IO[bytes]], content_type: Optional[str],
+              timeout: float, sink: Optional[IO[bytes]]) -> Response:
+        stream = None if body is None or isinstance(body, bytes) else body
         try:
-            if callable(body):
-                stream = body()
+            conn = self._connection(timeout)
+            headers = self._headers()
+            if content_type:
+                headers["Content-Type"] = content_type
+            if stream is not None:
                 stream.seek(0, 2)
                 headers["Content-Length"] = str(stream.tell())
                 stream.seek(0)
-                conn.request(method, path, body=stream, headers=headers)
-            else:
-                conn.request(method, path, body=body, headers=headers)
+            conn.request(method, path, body=body, headers=headers)
             answer = conn.getresponse()
             status = answer.status
             if sink is not None and status == 200:
@@ -234,7 +264,32 @@ class HttpClient:
             data = json.dumps(payload or {}, allow_nan=False).encode("utf-8")
             response = self.request(method, path, data, "application/json", retries, timeout)
         check(response, self, f"{method} {endpoint}")
-        return response.json()
+        data = response.json()
+        if not data and response.body.strip() not in (b"", b"{}"):
+            raise ServerError(
+                f"{self.base_url} answered {method} {endpoint} with something that is not MLflow's JSON "
+                f"({response.body[:80]!r}). Check that the tracking URI names an MLflow server."
+            )
+        return data
+
+
+def field(answer: Mapping[str, Any], name: str, client: HttpClient, what: str) -> Any:
+    """A field of an answer; a ServerError when the server left it out."""
+    if name not in answer:
+        raise ServerError(f"{client.base_url} answered {what} without {name!r}; is it an MLflow server?")
+    return answer[name]
+
+
+def _closed_by_peer(conn: http.client.HTTPConnection) -> bool:
+    """True when an idle connection has something to read: the server closed it (or sent junk)."""
+    sock = conn.sock
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _query_items(payload: Mapping[str, Any]) -> list:
@@ -267,9 +322,14 @@ def check(response: Response, client: HttpClient, what: str) -> None:
         raise AuthError(f"{where} refused the request with HTTP {status}: {message}. {_CREDENTIALS_HINT}")
     if code == "RESOURCE_ALREADY_EXISTS":
         raise ExpAlreadyExistError(f"{message} ({where})")
-    if code == "RESOURCE_DOES_NOT_EXIST" or (status == 404 and not code):
+    if code == "RESOURCE_DOES_NOT_EXIST":
         raise NotFoundError(f"{message} ({where})")
-    if code in _INVALID_CODES or (400 <= status < 500 and status not in TRANSIENT_STATUSES):
+    if status == 404:
+        raise ServerError(
+            f"{where}: HTTP 404 without an MLflow answer; no MLflow API at that address. Check the tracking URI "
+            "(a server behind a path prefix needs the prefix in the URI)."
+        )
+    if code in _INVALID_CODES or (code and 400 <= status < 500):
         raise InvalidInputError(f"{message} ({where})")
     if 300 <= status < 400:
         target = response.headers.get("location", "another address")

@@ -2,7 +2,8 @@
 
 ``<LITEXP_SPOOL_DIR>/<server>/<run_id>.jsonl`` holds one JSON entry per line
 (a log batch, or the run's final status); ``<run_id>.sent`` holds how many
-bytes of it the server has. Delivery goes through the entries in order and
+bytes of it the server has; ``<run_id>.rejected.jsonl`` keeps entries the
+server refused for good, with its answer. Delivery goes through the entries in order and
 moves the mark after each one; a fully delivered spool is removed. A batch
 sent twice (the answer to the first try was lost) changes nothing on an
 MLflow SQL store: identical metric rows are dropped there, params may be
@@ -37,6 +38,10 @@ class Spool:
     def __init__(self, tracking_uri: str, root: Optional[str] = None) -> None:
         self.tracking_uri = tracking_uri
         self.folder = os.path.join(root or config.spool_dir(), server_folder_name(tracking_uri))
+        self._reset_locks()
+
+    def _reset_locks(self) -> None:
+        self._pid = os.getpid()
         self._locks: Dict[str, threading.RLock] = {}
         self._file_locks: Dict[str, FileLock] = {}
         self._guard = threading.Lock()
@@ -55,10 +60,12 @@ class Spool:
             names = os.listdir(self.folder)
         except FileNotFoundError:
             return []
-        return sorted(n[: -len(".jsonl")] for n in names if n.endswith(".jsonl"))
+        return sorted(n[: -len(".jsonl")] for n in names if n.endswith(".jsonl") and not n.endswith(".rejected.jsonl"))
 
     def guard(self, run_id: str) -> "threading.RLock":
         """The lock of a run's sends within this process."""
+        if self._pid != os.getpid():  # locks held by other threads at fork time are never released here
+            self._reset_locks()
         with self._guard:
             return self._locks.setdefault(run_id, threading.RLock())
 
@@ -103,6 +110,9 @@ class Spool:
                     path, self.points(run_id),
                 )
             try:
+                if not size:  # a new spool: an offset left by an earlier one means nothing
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self._sent_path(run_id))
                 with open(path, "ab") as fh:
                     if size and not _ends_with_newline(path):
                         fh.write(b"\n")  # a line torn by a killed process stays on its own
@@ -117,9 +127,9 @@ class Spool:
         path = self.path(run_id)
         sent = self._sent_path(run_id)
         if offset >= os.path.getsize(path):
-            os.unlink(path)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(sent)
+            os.unlink(path)
             return
         tmp = sent + ".tmp"
         with open(tmp, "w", encoding="ascii") as fh:
@@ -127,6 +137,12 @@ class Spool:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, sent)
+
+    def reject(self, run_id: str, entry: Dict[str, Any], why: str) -> None:
+        """Keep an entry the server refused (it leaves the spool) in ``<run>.rejected.jsonl``."""
+        line = json.dumps({"entry": entry, "why": why}, separators=(",", ":")) + "\n"
+        with open(os.path.join(self.folder, run_id + ".rejected.jsonl"), "a", encoding="utf-8") as fh:
+            fh.write(line)
 
     # reading ----------------------------------------------------------------------
     def _sent_offset(self, run_id: str) -> int:

@@ -23,7 +23,7 @@ from .. import validation as v
 from ..interface import TrackingStore
 from .artifacts import ArtifactLocation
 from .delivery import Delivery
-from .http import HttpClient
+from .http import HttpClient, field
 from .messages import (HEARTBEAT_TAG, experiment_record, heartbeat_text, key_values, metric_json, metric_point,
                        parse_heartbeat, run_record)
 from .spool import Spool
@@ -50,6 +50,7 @@ class RestStore(TrackingStore):
         self.delivery = Delivery(self.client, Spool(self.tracking_uri))
         self._artifact_uris: Dict[str, str] = {}
         self._owners: Dict[str, Heartbeat] = {}
+        self._beats: Dict[str, str] = {}  # heartbeat tags of runs read, kept out of their records
         self._cache: Optional[str] = None
 
     def __repr__(self) -> str:
@@ -64,7 +65,7 @@ class RestStore(TrackingStore):
         except ExpAlreadyExistError:
             existing = self.find_experiment(name)
             raise ExpAlreadyExistError(_taken_message(name, existing)) from None
-        return self.get_experiment(str(answer["experiment_id"]))
+        return self.get_experiment(str(field(answer, "experiment_id", self.client, "experiments/create")))
 
     def get_or_create_experiment(self, name: str) -> Tuple[ExperimentRecord, bool]:
         name = v.validate_experiment_name(name)
@@ -73,7 +74,8 @@ class RestStore(TrackingStore):
         if existing is None:
             try:
                 answer = self.client.call("experiments/create", {"name": name})
-                existing, created = self.get_experiment(str(answer["experiment_id"])), True
+                new_id = str(field(answer, "experiment_id", self.client, "experiments/create"))
+                existing, created = self.get_experiment(new_id), True
             except ExpAlreadyExistError:  # another process created it first: use theirs
                 existing = self.find_experiment(name)
                 if existing is None:
@@ -85,14 +87,14 @@ class RestStore(TrackingStore):
     def get_experiment(self, experiment_id: str) -> ExperimentRecord:
         experiment_id = v.validate_experiment_id(experiment_id)
         answer = self.client.call("experiments/get", {"experiment_id": experiment_id}, "GET")
-        return experiment_record(answer["experiment"])
+        return experiment_record(field(answer, "experiment", self.client, "experiments/get"))
 
     def find_experiment(self, name: str, view_type: int = ViewType.ALL) -> Optional[ExperimentRecord]:
         try:
             answer = self.client.call("experiments/get-by-name", {"experiment_name": name}, "GET")
         except NotFoundError:
             return None
-        record = experiment_record(answer["experiment"])
+        record = experiment_record(field(answer, "experiment", self.client, "experiments/get-by-name"))
         return record if record.lifecycle_stage in ViewType.stages(view_type) else None
 
     def list_experiments(self, view_type: int = ViewType.ACTIVE_ONLY) -> List[ExperimentRecord]:
@@ -109,6 +111,17 @@ class RestStore(TrackingStore):
         key = v.validate_key(key, "Tag")
         self.client.call("experiments/set-experiment-tag", {
             "experiment_id": v.validate_experiment_id(experiment_id), "key": key, "value": v.tag_value(key, value)})
+
+    def _run(self, data: Mapping[str, Any]) -> RunRecord:
+        """A run record without the heartbeat tag (litexp's own; the file store keeps it in a file)."""
+        run = run_record(data)
+        beat = run.tags.pop(HEARTBEAT_TAG, None)
+        if beat is None:
+            self._beats.pop(run.run_id, None)
+        else:
+            self._beats[run.run_id] = beat
+        self._artifact_uris[run.run_id] = run.artifact_uri
+        return run
 
     def _pages(self, endpoint: str, body: Dict[str, Any], field: str) -> Iterator[Dict[str, Any]]:
         token = None
@@ -140,26 +153,25 @@ class RestStore(TrackingStore):
         clean[RUN_NAME_TAG] = run_name
         if owner is not None:
             clean[HEARTBEAT_TAG] = heartbeat_text(owner, _now_ms())
-        experiment = self.get_experiment(experiment_id)
-        if experiment.lifecycle_stage != ACTIVE:
-            raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.")
-        answer = self.client.call("runs/create", {
-            "experiment_id": experiment_id, "user_id": user_id, "run_name": run_name,
-            "start_time": int(start_time), "tags": key_values(clean)})
-        run = run_record(answer["run"])
+        try:
+            answer = self.client.call("runs/create", {
+                "experiment_id": experiment_id, "user_id": user_id, "run_name": run_name,
+                "start_time": int(start_time), "tags": key_values(clean)})
+        except InvalidInputError as exc:
+            if "must be in the 'active' state" in str(exc):
+                raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.") from None
+            raise
+        run = self._run(field(answer, "run", self.client, "runs/create"))
         if owner is not None:
             self._owners[run.run_id] = owner
         if clean_params:
             self.client.call("runs/log-batch", {"run_id": run.run_id, "params": key_values(clean_params)})
             run.params.update(clean_params)
-        self._artifact_uris[run.run_id] = run.artifact_uri
         return run
 
     def get_run(self, run_id: str, experiment_id: Optional[str] = None) -> RunRecord:
         run_id = v.validate_run_id(run_id)
-        run = run_record(self.client.call("runs/get", {"run_id": run_id}, "GET")["run"])
-        self._artifact_uris[run_id] = run.artifact_uri
-        return run
+        return self._run(field(self.client.call("runs/get", {"run_id": run_id}, "GET"), "run", self.client, "runs/get"))
 
     def update_run(self, run_id: str, status: str, end_time: Optional[int]) -> RunRecord:
         run_id = v.validate_run_id(run_id)
@@ -186,7 +198,7 @@ class RestStore(TrackingStore):
         if filter_string:
             body["filter"] = filter_string
         for item in self._pages("runs/search", body, "runs"):
-            yield run_record(item)
+            yield self._run(item)
 
     def list_run_ids(self, experiment_id: str, view_type: int = ViewType.ACTIVE_ONLY) -> List[str]:
         return [r.run_id for r in self._search([v.validate_experiment_id(experiment_id)], view_type)]
@@ -201,7 +213,12 @@ class RestStore(TrackingStore):
     ) -> List[RunRecord]:
         ids = [v.validate_experiment_id(e) for e in experiment_ids]
         if run_ids is None:
-            return list(self._search(ids, view_type, filter_string or ""))
+            try:
+                return list(self._search(ids, view_type, filter_string or ""))
+            except InvalidInputError:
+                if not filter_string:
+                    raise
+                return list(self._search(ids, view_type))  # the filter is only a hint: the caller applies it
         runs: List[RunRecord] = []
         wanted = [v.validate_run_id(r) for r in run_ids]
         for start in range(0, len(wanted), IDS_PER_SEARCH):
@@ -226,11 +243,10 @@ class RestStore(TrackingStore):
             raise
 
     def read_heartbeat(self, run_id: str) -> Optional[Heartbeat]:
-        text = self.get_run(run_id).tags.get(HEARTBEAT_TAG)
-        return parse_heartbeat(text) if text else None
+        return self.heartbeat_of(self.get_run(run_id))
 
     def heartbeat_of(self, run: RunRecord) -> Optional[Heartbeat]:
-        text = run.tags.get(HEARTBEAT_TAG)
+        text = self._beats.get(run.run_id)
         return parse_heartbeat(text) if text else None
 
     def remove_heartbeat(self, run_id: str) -> None:
