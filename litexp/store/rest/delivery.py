@@ -161,16 +161,24 @@ class Delivery:
                 self.spool.mark_sent(run_id, offset)
                 i += 1
                 continue
-            j, merged, points = i, {"metrics": [], "params": {}, "tags": {}}, 0
-            while j < len(chunk) and chunk[j][1] is not None and "batch" in chunk[j][1] and points < MERGE_POINTS:
-                batch = chunk[j][1]["batch"]  # type: ignore[index]
-                if any(k in merged["params"] and merged["params"][k] != val for k, val in (batch.get("params") or {}).items()):
+            j, points = i, 0
+            metrics: List[Any] = []
+            params: Dict[str, str] = {}
+            tags: Dict[str, str] = {}
+            while j < len(chunk) and points < MERGE_POINTS:
+                item = chunk[j][1]
+                if item is None or "batch" not in item:
+                    break
+                batch = item["batch"]
+                new_params = batch.get("params") or {}
+                if any(k in params and params[k] != val for k, val in new_params.items()):
                     break  # a param logged twice with two values: the server must see both requests
-                merged["metrics"].extend(batch.get("metrics") or ())
-                merged["params"].update(batch.get("params") or {})
-                merged["tags"].update(batch.get("tags") or {})
+                metrics.extend(batch.get("metrics") or ())
+                params.update(new_params)
+                tags.update(batch.get("tags") or {})
                 points += len(batch.get("metrics") or ())
                 j += 1
+            merged = {"metrics": metrics, "params": params, "tags": tags}
             if j - i > 1:
                 try:
                     self._send(run_id, {"batch": merged}, retries)
@@ -178,7 +186,7 @@ class Delivery:
                     raise
                 except LitexpError:  # one entry is refused: find it by sending them one at a time
                     j = i + 1
-                    self._send_or_reject(run_id, chunk[i][1], retries)  # type: ignore[arg-type]
+                    self._send_or_reject(run_id, entry, retries)
             else:
                 self._send_or_reject(run_id, entry, retries)
             self.spool.mark_sent(run_id, chunk[j - 1][0])

@@ -261,8 +261,8 @@ class HttpClient:
                 path += "?" + urllib.parse.urlencode(_query_items(payload), doseq=True)
             response = self.request("GET", path, retries=retries, timeout=timeout)
         else:
-            data = json.dumps(payload or {}, allow_nan=False).encode("utf-8")
-            response = self.request(method, path, data, "application/json", retries, timeout)
+            body = json.dumps(payload or {}, allow_nan=False).encode("utf-8")
+            response = self.request(method, path, body, "application/json", retries, timeout)
         check(response, self, f"{method} {endpoint}")
         data = response.json()
         if not data and response.body.strip() not in (b"", b"{}"):
