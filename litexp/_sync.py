@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import IO, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -25,7 +26,7 @@ from . import config
 from .errors import (InvalidInputError, LitexpError, LockTimeoutError, ServerUnreachableError,
                      UndeliveredError)
 from .records import DELETED, PARENT_RUN_TAG, ArtifactEntry, MetricPoint, RunRecord, ViewType
-from .store import TrackingStore, check_uri, open_store
+from .store import FileStore, TrackingStore, check_uri, open_store
 
 SOURCE_TAG = "litexp.source"
 STATE_TAG = "litexp.source.state"
@@ -154,6 +155,7 @@ class _Copier:
         self.dry_run = dry_run
         self.report = report
         self.mapped: Dict[str, str] = {}  # source run id -> its copy's id
+        self.source_is_local = isinstance(source, FileStore)
 
     def _tags_of(self, src: RunRecord) -> Dict[str, str]:
         """The source's tags for the copy: a parent link points at the parent's copy."""
@@ -227,11 +229,17 @@ class _Copier:
         for entry in data.artifacts:
             if entry.path in have and (have[entry.path] == entry.file_size or have[entry.path] is None):
                 continue
-            local = self.source.local_artifact(data.record.run_id, entry.path)  # named like the artifact
             parent = entry.path.rsplit("/", 1)[0] if "/" in entry.path else None
-            self.target.log_artifact(run_id, local, parent)
+            if self.source_is_local:  # the file in the source store itself, named like the artifact
+                local = self.source.local_artifact(data.record.run_id, entry.path)
+                self.target.log_artifact(run_id, local, parent)
+                self.report.bytes += os.path.getsize(local)
+            else:  # downloaded one at a time, so a pull needs room for one artifact, not all
+                with tempfile.TemporaryDirectory(prefix="litexp-copy-") as tmp:
+                    local = self.source.download_artifact(data.record.run_id, entry.path, tmp)
+                    self.target.log_artifact(run_id, local, parent)
+                    self.report.bytes += os.path.getsize(local)
             self.report.artifacts += 1
-            self.report.bytes += entry.file_size or os.path.getsize(local)
 
     def _count_new(self, data: RunCopy, copy: Optional[RunRecord]) -> None:
         if copy is None:

@@ -122,10 +122,14 @@ def worker_floor(p: Dict[str, Any]) -> Dict[str, Any]:
         update = json.dumps({"run_id": PLACEHOLDER, "status": "FINISHED", "end_time": data["end"]}).encode()
         prepared.append((create, batch, data["artifact"], update))
 
-    def send(method: str, path: str, body: bytes, headers: Dict[str, str]) -> bytes:
+    spent: Dict[str, float] = collections.defaultdict(float)
+
+    def send(method: str, path: str, body: bytes, headers: Dict[str, str], name: str) -> bytes:
+        began = time.perf_counter()
         conn.request(method, path, body, headers)
         response = conn.getresponse()
         text = response.read()
+        spent[name] += time.perf_counter() - began
         if response.status != 200:
             raise ServerFailure(f"{method} {path}: HTTP {response.status}: {text[:300]!r}")
         return text
@@ -133,16 +137,18 @@ def worker_floor(p: Dict[str, Any]) -> Dict[str, Any]:
     requests = 0
     started = time.perf_counter()
     for create, batch, artifact, update in prepared:
-        run = json.loads(send("POST", API + "runs/create", create, json_headers))["run"]["info"]
+        run = json.loads(send("POST", API + "runs/create", create, json_headers, "runs/create"))["run"]["info"]
         run_id = run["run_id"].encode()
-        send("POST", API + "runs/log-batch", batch.replace(PLACEHOLDER.encode(), run_id, 1), json_headers)
+        send("POST", API + "runs/log-batch", batch.replace(PLACEHOLDER.encode(), run_id, 1), json_headers,
+             "runs/log-batch")
         base = run["artifact_uri"].split(":", 1)[1].strip("/")
-        send("PUT", ARTIFACTS_API + base + "/" + ARTIFACT, artifact, octets)
-        send("POST", API + "runs/update", update.replace(PLACEHOLDER.encode(), run_id, 1), json_headers)
+        send("PUT", ARTIFACTS_API + base + "/" + ARTIFACT, artifact, octets, "artifact PUT")
+        send("POST", API + "runs/update", update.replace(PLACEHOLDER.encode(), run_id, 1), json_headers,
+             "runs/update")
         requests += 4
     seconds = time.perf_counter() - started
     conn.close()
-    return {"seconds": seconds, "requests": requests}
+    return {"seconds": seconds, "requests_sent": requests, "seconds_by_endpoint": dict(spent)}
 
 
 WORKERS: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {
@@ -417,6 +423,10 @@ class PushRow:
                          + ", ".join(f"{r['second']['process_seconds']:.1f}" for r in lit) + " s")
         if floor:
             notes.append(f"push floor: {_summary(collections.Counter(floor[-1]['requests']))}")
+            by = floor[-1]["seconds_by_endpoint"]
+            notes.append("push floor: time per endpoint (client side, one sample): " + ", ".join(
+                f"{name} {total:.2f} s ({total / self.runs * 1000:.1f} ms each)"
+                for name, total in sorted(by.items(), key=lambda item: -item[1])))
 
 
 def measure(bench: _PushBench, sample: Sampler, timeout_error: Type[BaseException]) -> None:
