@@ -107,7 +107,7 @@ class Delivery:
                 self._post("runs/log-batch", body, retries)
         elif "update" in entry:
             self._post("runs/update", {"run_id": run_id, **entry["update"]}, retries)
-            if entry["update"].get("status") != "RUNNING":  # an ended run has no owner any more
+            if entry.get("drop_heartbeat"):  # an ended run has no owner any more
                 try:
                     self._post("runs/delete-tag", {"run_id": run_id, "key": HEARTBEAT_TAG}, retries)
                 except (LitexpError, _Held):
@@ -230,12 +230,18 @@ class Delivery:
             path, points,
         )
 
-    def update_run(self, run_id: str, status: str, end_time: Optional[int]) -> None:
-        """Set the status after every spooled batch of the run; spooled too when the server is away."""
+    def update_run(self, run_id: str, status: str, end_time: Optional[int], drop_heartbeat: bool = False) -> None:
+        """Set the status after every spooled batch of the run; spooled too when the server is away.
+
+        ``drop_heartbeat``: the run ends, and its ``litexp.heartbeat`` tag goes with the status.
+        """
         update: Dict[str, Any] = {"status": status}
         if end_time is not None:
             update["end_time"] = int(end_time)
+        entry: Dict[str, Any] = {"update": update}
+        if drop_heartbeat:
+            entry["drop_heartbeat"] = True
         with self.spool.guard(run_id):
-            if self.send(run_id, {"update": update}):
+            if self.send(run_id, entry):
                 return
             self.flush(run_id, f" and the status {status}")

@@ -9,6 +9,7 @@ outage spools to disk instead of failing the run. Heartbeats are the run tag
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -51,6 +52,7 @@ class RestStore(TrackingStore):
         self._artifact_uris: Dict[str, str] = {}
         self._owners: Dict[str, Heartbeat] = {}
         self._beats: Dict[str, str] = {}  # heartbeat tags of runs read, kept out of their records
+        self._infos: Dict[str, RunRecord] = {}  # meta data (no metrics, params, tags) of runs seen
         self._cache: Optional[str] = None
 
     def __repr__(self) -> str:
@@ -112,15 +114,21 @@ class RestStore(TrackingStore):
         self.client.call("experiments/set-experiment-tag", {
             "experiment_id": v.validate_experiment_id(experiment_id), "key": key, "value": v.tag_value(key, value)})
 
-    def _run(self, data: Mapping[str, Any]) -> RunRecord:
-        """A run record without the heartbeat tag (litexp's own; the file store keeps it in a file)."""
+    def _run(self, data: Mapping[str, Any], remember: bool = False) -> RunRecord:
+        """A run record without the heartbeat tag (litexp's own; the file store keeps it in a file).
+
+        ``remember``: keep its artifact URI and meta data (for a run this process works on; a
+        search remembers nothing, so memory does not grow with the runs searched).
+        """
         run = run_record(data)
         beat = run.tags.pop(HEARTBEAT_TAG, None)
         if beat is None:
             self._beats.pop(run.run_id, None)
         else:
             self._beats[run.run_id] = beat
-        self._artifact_uris[run.run_id] = run.artifact_uri
+        if remember:
+            self._artifact_uris[run.run_id] = run.artifact_uri
+            self._infos[run.run_id] = dataclasses.replace(run, metrics={}, params={}, tags={}, datasets=[])
         return run
 
     def _pages(self, endpoint: str, body: Dict[str, Any], field: str) -> Iterator[Dict[str, Any]]:
@@ -161,7 +169,7 @@ class RestStore(TrackingStore):
             if "must be in the 'active' state" in str(exc):
                 raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.") from None
             raise
-        run = self._run(field(answer, "run", self.client, "runs/create"))
+        run = self._run(field(answer, "run", self.client, "runs/create"), remember=True)
         if owner is not None:
             self._owners[run.run_id] = owner
         if clean_params:
@@ -171,18 +179,24 @@ class RestStore(TrackingStore):
 
     def get_run(self, run_id: str, experiment_id: Optional[str] = None) -> RunRecord:
         run_id = v.validate_run_id(run_id)
-        return self._run(field(self.client.call("runs/get", {"run_id": run_id}, "GET"), "run", self.client, "runs/get"))
+        answer = self.client.call("runs/get", {"run_id": run_id}, "GET")
+        return self._run(field(answer, "run", self.client, "runs/get"), remember=True)
 
     def update_run(self, run_id: str, status: str, end_time: Optional[int]) -> RunRecord:
         run_id = v.validate_run_id(run_id)
         if status not in ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"):
             raise InvalidInputError(f"Unknown status {status!r}.")
+        had_owner = self._owners.get(run_id) is not None or run_id in self._beats
         if status != "RUNNING":
             self._owners.pop(run_id, None)
-        self.delivery.update_run(run_id, status, end_time)
-        run = self.get_run(run_id)
-        run.metrics, run.params, run.tags = {}, {}, {}
-        return run
+            self._beats.pop(run_id, None)
+        self.delivery.update_run(run_id, status, end_time, drop_heartbeat=had_owner and status != "RUNNING")
+        known = self._infos.get(run_id)
+        if known is None:
+            run = self.get_run(run_id)
+            run.metrics, run.params, run.tags = {}, {}, {}
+            return run
+        return dataclasses.replace(known, status=status, end_time=None if end_time is None else int(end_time))
 
     def delete_run(self, run_id: str) -> None:
         self.client.call("runs/delete", {"run_id": v.validate_run_id(run_id)})
@@ -274,6 +288,9 @@ class RestStore(TrackingStore):
                                        v.integer(step, "Metric step"))))
         if points or clean_params or clean_tags:
             self.delivery.send(run_id, {"batch": {"metrics": points, "params": clean_params, "tags": clean_tags}})
+        known = self._infos.get(run_id)
+        if known is not None and RUN_NAME_TAG in clean_tags:  # the server renames the run with the tag
+            known.run_name = clean_tags[RUN_NAME_TAG]
 
     def flush_run(self, run_id: str) -> None:
         self.delivery.flush(run_id)
