@@ -267,7 +267,7 @@ class Recorder:
 
     def set_tags(self, **kwargs: Any) -> None:
         """Set tags (``str(value)``); a tag can be overwritten."""
-        tags = {v.validate_key(k, "Tag"): v.tag_value(k, val) for k, val in kwargs.items()}
+        tags = v.tags(kwargs)
         self._send(tags=tags)
         if RUN_NAME_TAG in tags:
             self.name = tags[RUN_NAME_TAG]

@@ -11,7 +11,7 @@ import math
 import numbers
 import posixpath
 import re
-from typing import Any
+from typing import Any, Dict, Mapping, Optional
 
 from ..errors import InvalidInputError
 
@@ -148,6 +148,16 @@ def param_value(key: str, value: Any) -> str:
 
 def tag_value(key: str, value: Any) -> str:
     return text_value(key, value, "Tag", MAX_TAG_VALUE_LENGTH)
+
+
+def params(values: Optional[Mapping[str, Any]]) -> Dict[str, str]:
+    """Checked param keys with their values as text (long values truncated, as MLflow does)."""
+    return {validate_key(k, "Param"): param_value(k, val) for k, val in (values or {}).items()}
+
+
+def tags(values: Optional[Mapping[str, Any]]) -> Dict[str, str]:
+    """Checked tag keys with their values as text (long values truncated, as MLflow does)."""
+    return {validate_key(k, "Tag"): tag_value(k, val) for k, val in (values or {}).items()}
 
 
 def artifact_subpath(path: Any) -> str:

@@ -14,7 +14,7 @@ from .. import validation as v
 from . import fs
 from ..uri import path_to_file_url
 from .layout import DEFAULT_EXPERIMENT_ID, Layout, meta_path
-from .key_files import Warnings, validated_tags, write_tag_file
+from .key_files import Warnings, write_tag_file
 from .locks import StoreLock
 from .meta import RunMeta
 
@@ -135,7 +135,7 @@ class Experiments:
 
     def create_experiment(self, name: str, tags: Optional[Mapping[str, str]] = None) -> ExperimentRecord:
         name = v.validate_experiment_name(name)
-        tags = validated_tags(tags)
+        tags = v.tags(tags)
         self.ensure_store()
         with self.lock:
             existing = self.find_experiment(name)

@@ -1,5 +1,4 @@
-"""Files named by keys (metrics, params, tags): checked keys and values, where their files go,
-how a tag is written; and the one-warning-per-damaged-file notice every part of the store uses.
+"""Files named by keys (metrics, params, tags): where their files go, how a tag is written; and the one-warning-per-damaged-file notice every part of the store uses.
 """
 
 from __future__ import annotations
@@ -7,10 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Dict, Mapping, Optional
+from typing import Any
 
 from ...errors import InvalidInputError
-from .. import validation as v
 from . import fs
 from .layout import key_path
 
@@ -30,10 +28,6 @@ class Warnings:
                 return
             self._seen.add(key)
         logger.warning(message, *args)
-
-
-def validated_tags(tags: Optional[Mapping[str, Any]]) -> Dict[str, str]:
-    return {v.validate_key(key, "Tag"): v.tag_value(key, value) for key, value in (tags or {}).items()}
 
 
 def data_path(folder: str, key: str, kind: str) -> str:

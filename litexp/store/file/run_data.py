@@ -12,7 +12,7 @@ from ...records import RUN_NAME_TAG, MetricPoint
 from .. import validation as v
 from . import fs
 from . import metric_lines as lines
-from .key_files import Warnings, data_path, validated_tags, write_tag_file
+from .key_files import Warnings, data_path, write_tag_file
 from .layout import Layout, key_path
 from .meta import RunMeta
 from .runs import Runs, check_active
@@ -34,8 +34,8 @@ class RunData:
         params: Mapping[str, Any] = {},
         tags: Mapping[str, Any] = {},
     ) -> None:
-        clean_params = {v.validate_key(k, "Param"): v.param_value(k, val) for k, val in params.items()}
-        clean_tags = validated_tags(tags)
+        clean_params = v.params(params)
+        clean_tags = v.tags(tags)
         by_key: Dict[str, List[Tuple[int, float, int]]] = {}
         for key, value, timestamp, step in metrics:
             key = v.validate_key(key, "Metric")

@@ -13,7 +13,7 @@ from ...records import ACTIVE, DELETED, RUN_NAME_TAG, STATUS_TO_INT, Heartbeat, 
 from .. import validation as v
 from . import fs
 from .experiments import Experiments, now_ms
-from .key_files import Warnings, data_path, validated_tags
+from .key_files import Warnings, data_path
 from .heartbeats import Heartbeats
 from .index import DiskSource, IndexedSource
 from .layout import RESERVED_EXPERIMENT_FOLDERS, RUN_SUBFOLDERS, Layout, meta_path
@@ -60,8 +60,8 @@ class Runs:
         experiment = self.experiments.get_experiment(experiment_id)
         if experiment.lifecycle_stage != ACTIVE:
             raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.")
-        tags = validated_tags(tags)
-        clean_params = {v.validate_key(k, "Param"): v.param_value(k, val) for k, val in (params or {}).items()}
+        tags = v.tags(tags)
+        clean_params = v.params(params)
         if run_name is not None:
             run_name = v.tag_value(RUN_NAME_TAG, run_name)
         run_name = run_name or tags.get(RUN_NAME_TAG) or f"run-{os.urandom(4).hex()}"

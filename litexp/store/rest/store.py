@@ -61,7 +61,7 @@ class RestStore(TrackingStore):
     # experiments ----------------------------------------------------------------------
     def create_experiment(self, name: str, tags: Optional[Mapping[str, str]] = None) -> ExperimentRecord:
         name = v.validate_experiment_name(name)
-        clean = {v.validate_key(k, "Tag"): v.tag_value(k, val) for k, val in (tags or {}).items()}
+        clean = v.tags(tags)
         try:
             answer = self.client.call("experiments/create", {"name": name, "tags": key_values(clean)})
         except ExpAlreadyExistError:
@@ -153,8 +153,8 @@ class RestStore(TrackingStore):
         params: Optional[Mapping[str, str]] = None,
     ) -> RunRecord:
         experiment_id = v.validate_experiment_id(experiment_id)
-        clean = {v.validate_key(k, "Tag"): v.tag_value(k, val) for k, val in (tags or {}).items()}
-        clean_params = {v.validate_key(k, "Param"): v.param_value(k, val) for k, val in (params or {}).items()}
+        clean = v.tags(tags)
+        clean_params = v.params(params)
         if run_name is not None:
             run_name = v.tag_value(RUN_NAME_TAG, run_name)
         run_name = run_name or clean.get(RUN_NAME_TAG) or f"run-{os.urandom(4).hex()}"
@@ -279,8 +279,8 @@ class RestStore(TrackingStore):
         tags: Mapping[str, str] = {},
     ) -> None:
         run_id = v.validate_run_id(run_id)
-        clean_params = {v.validate_key(k, "Param"): v.param_value(k, val) for k, val in params.items()}
-        clean_tags = {v.validate_key(k, "Tag"): v.tag_value(k, val) for k, val in tags.items()}
+        clean_params = v.params(params)
+        clean_tags = v.tags(tags)
         points = []
         for key, value, timestamp, step in metrics:
             key = v.validate_key(key, "Metric")
