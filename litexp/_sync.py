@@ -182,7 +182,7 @@ class _Copier:
     def copy_run(self, data: RunCopy, experiment_id: Optional[str], copy: Optional[RunRecord]) -> None:
         src = data.record
         state = data.fingerprint()
-        if copy is not None and copy.tags.get(STATE_TAG) == state:
+        if copy is not None and copy.tags.get(STATE_TAG) == state and copy.lifecycle_stage == src.lifecycle_stage:
             self.report.runs_unchanged += 1
             return
         if self.dry_run:
@@ -221,7 +221,7 @@ class _Copier:
         # last: a copy stopped before this line is compared again, point by point, next time
         target.log_batch(run_id, tags={STATE_TAG: state})
         target.flush_run(run_id)
-        if src.lifecycle_stage == DELETED:
+        if src.lifecycle_stage == DELETED:  # a copy stopped before this is told apart by its stage
             target.delete_run(run_id)
 
     def _copy_artifacts(self, data: RunCopy, run_id: str, fresh: bool) -> None:

@@ -191,3 +191,18 @@ def test_on_a_terminal_a_progress_line_is_redrawn(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert "\r" in text and "runs 1/3" in text and "ETA" in text and "runs/s" in text and "\x1b[K" in text
     assert "3 runs: 3 created" in text
+
+
+def test_a_deleted_run_arrives_deleted_even_after_a_stop_before_the_delete(tmp_path: Path) -> None:
+    ids = _write(tmp_path / "src", runs=2)
+    R = QlibRecorder(FileExpManager("file:" + str(tmp_path / "src"), "Experiment"))
+    R.get_exp(experiment_name="alpha", create=False).delete_recorder(recorder_id=ids["run 0"])
+    _quiet_push(tmp_path / "src", tmp_path / "dst")
+    dst = litexp.store.open_store("file:" + str(tmp_path / "dst"))
+    copy = next(r for r in dst.load_runs([e.experiment_id for e in dst.list_experiments()], 3)
+                if r.tags.get(SOURCE_TAG, "").endswith(ids["run 0"]))
+    assert copy.lifecycle_stage == "deleted"
+    dst.restore_run(copy.run_id)  # as if the push had stopped between its state tag and the delete
+    again = _quiet_push(tmp_path / "src", tmp_path / "dst")
+    assert again.runs_updated == 1 and again.points == 0
+    assert dst.get_run(copy.run_id).lifecycle_stage == "deleted"
