@@ -122,6 +122,7 @@ class MlflowServer:
         A port still held by the previous process is retried for ``BIND_RETRY_SECONDS``.
         On failure the process is stopped and the error carries the log's tail.
         """
+        requires("mlflow", "these tests start a real `mlflow server` (the mlflow test extra)")
         if self.running:
             raise RuntimeError(f"{self!r} is already running")
         self.tmp.mkdir(parents=True, exist_ok=True)
