@@ -75,7 +75,7 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _cmd_spool(args: argparse.Namespace) -> int:
-    from ._spool import send_spool, spool_status
+    from ._spool import send_spooled, spool_status
 
     waiting = spool_status(args.uri)
     for entry in waiting:
@@ -84,7 +84,7 @@ def _cmd_spool(args: argparse.Namespace) -> int:
         print("nothing spooled")
         return 0
     if args.send:
-        delivered = send_spool(args.uri)
+        delivered = send_spooled(waiting)  # the runs just listed, not read again
         print(f"sent {len(delivered)} run(s), {sum(delivered.values())} points")
     return 0
 

@@ -26,8 +26,9 @@ class SpooledRun:
 
 def _servers(uri: Optional[str]) -> List[str]:
     from .store.rest import spooled_servers
+    from .store.uri import canonical_uri
 
-    return [uri.rstrip("/")] if uri else spooled_servers()
+    return [canonical_uri(uri)] if uri else spooled_servers()
 
 
 def spool_status(uri: Optional[str] = None) -> List[SpooledRun]:
@@ -48,12 +49,17 @@ def send_spool(uri: Optional[str] = None) -> Dict[str, int]:
     Each run is tried with the full retry policy; runs that still cannot be sent
     stay spooled and are named in the UndeliveredError raised at the end.
     """
+    return send_spooled(spool_status(uri))
+
+
+def send_spooled(waiting: List[SpooledRun]) -> Dict[str, int]:
+    """Send the runs :func:`spool_status` listed (see :func:`send_spool`)."""
     from .store import open_store
     from .store.rest import RestStore
 
     delivered: Dict[str, int] = {}
     failed: List[str] = []
-    for entry in spool_status(uri):
+    for entry in waiting:
         store = open_store(entry.tracking_uri, create=True)
         assert isinstance(store, RestStore)
         try:

@@ -27,6 +27,7 @@ from .errors import (InvalidInputError, LitexpError, LockTimeoutError, ServerUnr
                      UndeliveredError)
 from .records import DELETED, PARENT_RUN_TAG, ArtifactEntry, MetricPoint, RunRecord, ViewType
 from .store import FileStore, TrackingStore, check_uri, open_store
+from .store.uri import canonical_uri
 
 SOURCE_TAG = "litexp.source"
 STATE_TAG = "litexp.source.state"
@@ -279,13 +280,6 @@ def _one_copy_at_a_time(source_uri: str, target_uri: str, wait: bool) -> Iterato
         lock.release()
 
 
-def _normalized(uri: str) -> str:
-    from .store.uri import FILE, path_to_uri, split_uri
-
-    scheme, location = split_uri(uri)
-    return path_to_uri(location) if scheme == FILE else location.rstrip("/")
-
-
 def copy_runs(
     source: str,
     target: str,
@@ -298,7 +292,7 @@ def copy_runs(
     """Copy the runs of ``source`` into ``target`` (any two tracking URIs); see :func:`push`."""
     from ._query import select_runs
 
-    source_uri, target_uri = _normalized(source), _normalized(target)
+    source_uri, target_uri = canonical_uri(source), canonical_uri(target)
     check_uri(source_uri)
     check_uri(target_uri)
     if source_uri == target_uri:

@@ -12,7 +12,7 @@ from typing import Callable, Dict, Tuple
 
 from ..errors import InvalidInputError, NotFoundError
 from .interface import TrackingStore
-from .uri import FILE, split_uri
+from .uri import FILE, canonical_uri, split_uri
 
 Factory = Callable[[str], TrackingStore]
 
@@ -66,7 +66,8 @@ def open_store(uri: str, create: bool = False) -> TrackingStore:
     store is made by the first experiment created in it.
     """
     factory, scheme, location = _factory(uri)
-    location = location.rstrip("/") if scheme != FILE else location
+    if scheme != FILE:
+        location = canonical_uri(location)
     with _lock:
         store = _stores.get((scheme, location))
         if store is None:

@@ -52,6 +52,12 @@ def split_uri(uri: str) -> Tuple[str, str]:
     return FILE, os.path.abspath(os.path.expanduser(uri))
 
 
+def canonical_uri(uri: str) -> str:
+    """One spelling per store: ``file:/abs`` for folders, a server's URL without a final ``/``."""
+    scheme, location = split_uri(uri)
+    return path_to_uri(location) if scheme == FILE else location.rstrip("/")
+
+
 def uri_to_path(uri: str) -> str:
     """The absolute local folder a file tracking URI names."""
     scheme, rest = split_uri(uri)

@@ -11,9 +11,11 @@ import math
 import numbers
 import posixpath
 import re
-from typing import Any, Dict, Mapping, Optional
+import os
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..errors import InvalidInputError
+from ..records import RUN_NAME_TAG
 
 logger = logging.getLogger("litexp")
 
@@ -158,6 +160,23 @@ def params(values: Optional[Mapping[str, Any]]) -> Dict[str, str]:
 def tags(values: Optional[Mapping[str, Any]]) -> Dict[str, str]:
     """Checked tag keys with their values as text (long values truncated, as MLflow does)."""
     return {validate_key(k, "Tag"): tag_value(k, val) for k, val in (values or {}).items()}
+
+
+def metric_point(key: Any, value: Any, timestamp: Any, step: Any) -> Tuple[str, float, int, int]:
+    """A checked metric point ``(key, value, timestamp, step)``."""
+    key = validate_key(key, "Metric")
+    checked_timestamp = integer(timestamp, "Metric timestamp")
+    return key, metric_value(key, value), checked_timestamp, integer(step, "Metric step")
+
+
+def run_name(name: Optional[str], tags: Dict[str, str]) -> str:
+    """A new run's name: the one given, else its ``mlflow.runName`` tag, else ``run-<8 hex>``;
+    written into ``tags`` (checked tags) as MLflow keeps it."""
+    if name is not None:
+        name = tag_value(RUN_NAME_TAG, name)
+    name = name or tags.get(RUN_NAME_TAG) or f"run-{os.urandom(4).hex()}"
+    tags[RUN_NAME_TAG] = name
+    return name
 
 
 def artifact_subpath(path: Any) -> str:

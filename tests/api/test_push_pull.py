@@ -15,7 +15,8 @@ import pytest
 
 import litexp
 from litexp import FileExpManager, QlibRecorder
-from litexp._sync import SOURCE_TAG, STATE_TAG, SyncReport, _normalized, _one_copy_at_a_time
+from litexp._sync import SOURCE_TAG, STATE_TAG, SyncReport, _one_copy_at_a_time
+from litexp.store.uri import canonical_uri
 
 OWN = (SOURCE_TAG, STATE_TAG)
 
@@ -136,7 +137,7 @@ def test_a_second_copy_at_the_same_time_exits_cleanly(tmp_path: Path) -> None:
     env_dir = tmp_path / "spool"
     os.environ["LITEXP_SPOOL_DIR"] = str(env_dir)
     try:
-        with _one_copy_at_a_time(_normalized(str(tmp_path / "src")), _normalized(str(tmp_path / "dst")), wait=False):
+        with _one_copy_at_a_time(canonical_uri(str(tmp_path / "src")), canonical_uri(str(tmp_path / "dst")), wait=False):
             second = _cli("push", "src", "--to", "dst", cwd=tmp_path)
     finally:
         del os.environ["LITEXP_SPOOL_DIR"]

@@ -37,10 +37,9 @@ class RunData:
         clean_params = v.params(params)
         clean_tags = v.tags(tags)
         by_key: Dict[str, List[Tuple[int, float, int]]] = {}
-        for key, value, timestamp, step in metrics:
-            key = v.validate_key(key, "Metric")
-            point = (v.integer(timestamp, "Metric timestamp"), v.metric_value(key, value), v.integer(step, "Metric step"))
-            by_key.setdefault(key, []).append(point)
+        for point in metrics:
+            key, value, timestamp, step = v.metric_point(*point)
+            by_key.setdefault(key, []).append((timestamp, value, step))
         run_dir, meta = self.meta.load(run_id, fresh=False)
         check_active(run_id, meta)
         params_dir = self.layout.data_dir(run_dir, "Param")

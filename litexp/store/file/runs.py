@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ... import config
 from ...errors import InvalidInputError, StoreCorruptError
-from ...records import ACTIVE, DELETED, RUN_NAME_TAG, STATUS_TO_INT, Heartbeat, RunRecord, Selection, ViewType
+from ...records import ACTIVE, DELETED, STATUS_TO_INT, Heartbeat, RunRecord, Selection, ViewType
 from .. import validation as v
 from . import fs
 from .experiments import Experiments, now_ms
@@ -62,10 +62,7 @@ class Runs:
             raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.")
         tags = v.tags(tags)
         clean_params = v.params(params)
-        if run_name is not None:
-            run_name = v.tag_value(RUN_NAME_TAG, run_name)
-        run_name = run_name or tags.get(RUN_NAME_TAG) or f"run-{os.urandom(4).hex()}"
-        tags[RUN_NAME_TAG] = run_name
+        run_name = v.run_name(run_name, tags)
         run_id = _uuid4_hex()
         run_dir = self.layout.run_dir_in(self.layout.experiment_dir(experiment.experiment_id), run_id)
         os.makedirs(run_dir)

@@ -16,8 +16,7 @@ import tempfile
 import time
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from ...errors import (ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError, ServerError,
-                       ServerUnreachableError)
+from ...errors import ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError, ServerUnreachableError
 from ...records import (ACTIVE, DELETED, RUN_NAME_TAG, ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint,
                         RunRecord, Selection, ViewType)
 from .. import validation as v
@@ -155,10 +154,7 @@ class RestStore(TrackingStore):
         experiment_id = v.validate_experiment_id(experiment_id)
         clean = v.tags(tags)
         clean_params = v.params(params)
-        if run_name is not None:
-            run_name = v.tag_value(RUN_NAME_TAG, run_name)
-        run_name = run_name or clean.get(RUN_NAME_TAG) or f"run-{os.urandom(4).hex()}"
-        clean[RUN_NAME_TAG] = run_name
+        run_name = v.run_name(run_name, clean)
         if owner is not None:
             clean[HEARTBEAT_TAG] = heartbeat_text(owner, _now_ms())
         try:
@@ -281,11 +277,7 @@ class RestStore(TrackingStore):
         run_id = v.validate_run_id(run_id)
         clean_params = v.params(params)
         clean_tags = v.tags(tags)
-        points = []
-        for key, value, timestamp, step in metrics:
-            key = v.validate_key(key, "Metric")
-            points.append(metric_json((key, v.metric_value(key, value), v.integer(timestamp, "Metric timestamp"),
-                                       v.integer(step, "Metric step"))))
+        points = [metric_json(v.metric_point(*point)) for point in metrics]
         if points or clean_params or clean_tags:
             self.delivery.send(run_id, {"batch": {"metrics": points, "params": clean_params, "tags": clean_tags}})
         known = self._infos.get(run_id)
@@ -368,4 +360,4 @@ def _taken_message(name: str, existing: Optional[ExperimentRecord]) -> str:
     return f"Experiment {name!r} already exists{suffix}."
 
 
-__all__ = ["RestStore", "ServerError"]
+__all__ = ["RestStore"]
