@@ -151,3 +151,41 @@ def test_refused_credentials_keep_the_spool_until_they_are_right(auth_server: An
                 os.environ[k] = v
     assert run.info.status == "FINISHED"
     assert history == [(i, float(i)) for i in range(200)]
+
+
+def _listener(status: int, body: bytes, headers: dict) -> Any:
+    import http.server
+    import threading
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_something_that_is_not_mlflow_is_named_as_such(tmp_path: Path) -> None:
+    """A login page answering 200, and a redirect, are ServerErrors saying what to check; nothing is spooled."""
+    login = _listener(200, b"<html>please log in</html>", {"Content-Type": "text/html"})
+    moved = _listener(302, b"", {"Location": "https://elsewhere.example/"})
+    try:
+        html = _run(f"http://127.0.0.1:{login.server_address[1]}", tmp_path)
+        redirect = _run(f"http://127.0.0.1:{moved.server_address[1]}", tmp_path)
+    finally:
+        login.shutdown()
+        moved.shutdown()
+    assert "ServerError" in html["error"] and "not MLflow's JSON" in html["message"]
+    assert "ServerError" in redirect["error"] and "https://elsewhere.example/" in redirect["message"]
+    assert not list((tmp_path / "spool").rglob("*.jsonl"))

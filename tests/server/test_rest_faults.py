@@ -306,3 +306,33 @@ def test_a_wrong_path_prefix_says_there_is_no_mlflow_api(sqlite_server: Any, tmp
     """
     name, message = run_without_mlflow(code, _env(tmp_path))
     assert name == "ServerError" and "no MLflow API" in message and "/not-mlflow" in message
+
+
+def test_an_entry_mlflow_refuses_leaves_the_spool_but_is_kept_with_the_answer(sqlite_server: Any, tmp_path: Path) -> None:
+    code = f"""
+    import json, os
+    from litexp import R, InvalidInputError
+    R.set_uri({sqlite_server.url!r})
+    store = R.exp_manager.writable_store
+    with R.start(experiment_name="refused"):
+        run_id = R.get_recorder().id
+        R.log_params(lr="0.1")
+        R.get_recorder().flush()
+        spool = store.delivery.spool
+        # as if a batch changing the param had been spooled during an outage, then points after it
+        spool.append(run_id, {{"batch": {{"params": {{"lr": "0.2"}}}}}})
+        spool.append(run_id, {{"batch": {{"metrics": [{{"key": "m", "value": 1.0, "timestamp": 1, "step": 0}}]}}}})
+        try:
+            store.flush_run(run_id)
+        except InvalidInputError as exc:
+            message = str(exc)
+        store.flush_run(run_id)  # the points after the refused entry still go
+        rejected = [json.loads(line) for line in open(os.path.join(spool.folder, run_id + ".rejected.jsonl"))]
+        report({{"run_id": run_id, "message": message, "rejected": rejected, "spooled": spool.has(run_id)}})
+    """
+    result = run_without_mlflow(code, _env(tmp_path))
+    assert "lr" in result["message"] and sqlite_server.url in result["message"]
+    assert result["rejected"][0]["entry"] == {"batch": {"params": {"lr": "0.2"}}} and "lr" in result["rejected"][0]["why"]
+    assert result["spooled"] is False
+    run = mlflow_client(sqlite_server.url).get_run(result["run_id"])
+    assert run.data.params["lr"] == "0.1" and run.data.metrics["m"] == 1.0

@@ -157,7 +157,7 @@ class Delivery:
             offset, entry = chunk[i]
             if entry is None or "batch" not in entry:
                 if entry is not None:
-                    self._send_or_reject(run_id, entry, retries)
+                    self._send_or_reject(run_id, entry, offset, retries)
                 self.spool.mark_sent(run_id, offset)
                 i += 1
                 continue
@@ -186,19 +186,21 @@ class Delivery:
                     raise
                 except LitexpError:  # one entry is refused: find it by sending them one at a time
                     j = i + 1
-                    self._send_or_reject(run_id, entry, retries)
+                    self._send_or_reject(run_id, entry, offset, retries)
             else:
-                self._send_or_reject(run_id, entry, retries)
+                self._send_or_reject(run_id, entry, offset, retries)
             self.spool.mark_sent(run_id, chunk[j - 1][0])
             i = j
 
-    def _send_or_reject(self, run_id: str, entry: Dict[str, Any], retries: Optional[int]) -> None:
+    def _send_or_reject(self, run_id: str, entry: Dict[str, Any], offset: int, retries: Optional[int]) -> None:
+        """Send one entry; one MLflow refuses leaves the spool (kept in the rejected file) and is raised."""
         try:
             self._send(run_id, entry, retries)
         except _Held:
             raise
         except LitexpError as exc:
             self.spool.reject(run_id, entry, str(exc))
+            self.spool.mark_sent(run_id, offset)
             raise
 
     def _pending(self, run_id: str) -> List[Tuple[int, Optional[Dict[str, Any]]]]:
