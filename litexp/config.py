@@ -49,6 +49,12 @@ SYNC_LOGGING = Setting(
 INDEX = Setting(
     "LITEXP_INDEX", "1", "0 turns the per-experiment search index off (every search reads every file; nothing is written)."
 )
+INDEX_DIR = Setting(
+    "LITEXP_INDEX_DIR",
+    "",
+    "Folder for every experiment's search index (default: the experiment folder on a local disk, "
+    "`$XDG_CACHE_HOME/litexp/index` on a network file system or a read-only store).",
+)
 HEARTBEAT_INTERVAL = Setting(
     "LITEXP_HEARTBEAT_INTERVAL", "5", "Seconds between two heartbeats of a running run."
 )
@@ -95,7 +101,7 @@ HTTP_TIMEOUT = Setting("MLFLOW_HTTP_REQUEST_TIMEOUT", "120", "Seconds one HTTP r
 
 #: Every setting, in the order the README lists them.
 SETTINGS: Tuple[Setting, ...] = (
-    SYNC_LOGGING, INDEX, HEARTBEAT_INTERVAL, LOCK_MODE, LOCK_TIMEOUT, LOCK_STALE_AFTER, SPOOL_DIR, SPOOL_MAX_MB,
+    SYNC_LOGGING, INDEX, INDEX_DIR, HEARTBEAT_INTERVAL, LOCK_MODE, LOCK_TIMEOUT, LOCK_STALE_AFTER, SPOOL_DIR, SPOOL_MAX_MB,
     TRACKING_TOKEN, TRACKING_USERNAME, TRACKING_PASSWORD, TRACKING_INSECURE_TLS, TRACKING_SERVER_CERT_PATH,
     TRACKING_CLIENT_CERT_PATH, HTTP_MAX_RETRIES, HTTP_BACKOFF_FACTOR, HTTP_BACKOFF_JITTER, HTTP_TIMEOUT,
 )
@@ -133,6 +139,12 @@ def sync_logging() -> bool:
 def index_enabled() -> bool:
     """False when the search index is turned off (``LITEXP_INDEX=0``)."""
     return _flag(INDEX)
+
+
+def index_dir() -> str:
+    """The folder set by ``LITEXP_INDEX_DIR`` (``~`` expanded), or "" for the default places."""
+    raw = _raw(INDEX_DIR).strip()
+    return os.path.expanduser(raw) if raw else ""
 
 
 def heartbeat_interval() -> float:

@@ -11,7 +11,7 @@ method that may download.
 from __future__ import annotations
 
 import abc
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..records import ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection
 
@@ -107,6 +107,17 @@ class TrackingStore(abc.ABC):
         ``filter_string`` (MLflow's grammar) is a hint: a store that can filter
         may leave out the runs it rejects; the caller applies its full filter anyway.
         """
+
+    def iter_runs(
+        self,
+        experiment_ids: Sequence[str],
+        view_type: int = 1,
+        selection: Optional[Selection] = None,
+        run_ids: Optional[Sequence[str]] = None,
+        filter_string: Optional[str] = None,
+    ) -> Iterator[RunRecord]:
+        """:meth:`load_runs` one run at a time (a store that can stream holds only the current run)."""
+        return iter(self.load_runs(experiment_ids, view_type, selection, run_ids, filter_string))
 
     @abc.abstractmethod
     def write_heartbeat(self, run_id: str, owner: Heartbeat) -> None:

@@ -1,219 +1,287 @@
-"""Where the run reader gets file contents: straight from disk, or through an index.
+"""The search index: a cache of what the reader parsed, one SQLite row per run.
 
-The index remembers, per file, what it parsed together with the file's
-``(mtime_ns, size, inode)``. An entry is used only while the file still has
-exactly those; a metric file that only grew is parsed from where the entry
-stopped (after checking the bytes before that point are unchanged). Entries
-for files changed in the last ``RACY_SECONDS`` are never kept, since a second
+Each row holds, for one run folder, the ``(mtime_ns, size, inode)`` signature of
+every file and folder the reader looked at together with what it parsed from
+it (:mod:`.index_entry`). The reader uses a value only while the file still has
+exactly that signature, and a folder listing only while the folder does;
+anything changed in the last ``RACY_SECONDS`` is never remembered (a second
 change within the file system's timestamp granularity could leave mtime and
-size unchanged. So the index can never serve stale data.
+size unchanged). So the index can never serve stale data, and deleting it loses
+nothing: MLflow ignores it and the next search rebuilds it.
 
-The index of an experiment is persisted as a *file*
-(``<experiment>/.litexp-index.json``, which MLflow ignores) so that a new process
-starts warm; a missing or damaged index is rebuilt silently.
+Where it lives:
+
+- ``LITEXP_INDEX_DIR`` set: ``<that folder>/<hash of the experiment path>.sqlite``;
+- an experiment folder on a local disk: ``<experiment>/.litexp-index.sqlite``;
+- on a network file system (SQLite's locking is not to be trusted there), or when
+  the experiment folder cannot be written: the same name under
+  ``$XDG_CACHE_HOME/litexp/index`` (``~/.cache/litexp/index``), so each host keeps
+  its own.
+
+A damaged or foreign file is replaced; an index that cannot be opened or written
+at all only makes searches read every file. Writes are SQLite transactions
+(atomic, safe with concurrent readers and writers); a busy index is skipped,
+never waited on for long.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
-import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from . import fs
-from . import metric_lines as lines
-from .layout import INDEX_FILE, Layout
+from ... import config
+from .layout import INDEX_FILE, OLD_INDEX_FILE
+from .locks import is_network_fs
 
-INDEX_VERSION = 1
-__all__ = ["INDEX_FILE", "DiskSource", "IndexedSource"]
+__all__ = ["RunIndex", "open_index", "index_path", "INDEX_FILE", "RACY_SECONDS"]
 
 RACY_SECONDS = 2.0
-TAIL = 32  # bytes checked to tell an append from a rewrite
+FORMAT = 3  # bump when the row format changes: older rows are then dropped
+BATCH = 256  # rows written per transaction
+BUSY_MS = 2000
 
-Latest = Tuple[Optional[lines.Point], int]  # (latest point, skipped lines)
+_SCHEMA = "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, data BLOB NOT NULL)"
 
 
-class DiskSource:
-    """Reads every file, every time."""
+def _cache_dir() -> str:
+    configured = config.index_dir()
+    if configured:
+        return configured
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "litexp", "index")
 
-    def listing(self, folder: str) -> List[Tuple[str, bool]]:
-        """(name, is_dir) of the entries of ``folder``; empty when missing."""
+
+def _cache_path(exp_dir: str) -> str:
+    digest = hashlib.sha256(os.path.realpath(exp_dir).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return os.path.join(_cache_dir(), digest + ".sqlite")
+
+
+def index_path(exp_dir: str, network: Optional[bool] = None) -> str:
+    """Where the index of an experiment folder is kept first (see the module docs)."""
+    if config.index_dir():
+        return _cache_path(exp_dir)
+    if network is None:
+        network = is_network_fs(exp_dir)
+    return _cache_path(exp_dir) if network else os.path.join(exp_dir, INDEX_FILE)
+
+
+def _unlink_index(path: str) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
         try:
-            with os.scandir(folder) as it:
-                return [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-
-    def meta(self, path: str) -> Any:
-        return fs.load_yaml(path)
-
-    def text(self, path: str) -> str:
-        return fs.read_text(path)
-
-    def latest(self, path: str) -> Latest:
-        data = fs.read_bytes(path)
-        end = data.rfind(b"\n") + 1  # a torn last line is skipped
-        best, skipped = lines.scan_latest(data[:end])
-        return best, skipped + (1 if end < len(data) else 0)
-
-    def exists(self, path: str) -> bool:
-        return os.path.isfile(path)
-
-    def save(self, complete: bool = False) -> None:
-        """Nothing to keep."""
-
-    def begin(self) -> None:
-        """Nothing to reset."""
-
-
-def _signature(st: os.stat_result) -> List[int]:
-    return [st.st_mtime_ns, st.st_size, st.st_ino]
-
-
-class IndexedSource(DiskSource):
-    """Like :class:`DiskSource`, but reuses what an experiment's index already parsed."""
-
-    def __init__(self, exp_dir: str, persist: bool = True) -> None:
-        self.exp_dir = exp_dir
-        self.path = Layout.index_file(exp_dir)
-        self._prefix = exp_dir.rstrip(os.sep) + os.sep
-        self._prefix_len = len(self._prefix)
-        self.persist = persist
-        self.entries: Dict[str, list] = {}
-        self.used: Dict[str, list] = {}
-        self.dirty = False
-        self.now_ns = time.time_ns()
-        self._load()
-
-    def _load(self) -> None:
-        try:
-            data = json.loads(fs.read_bytes(self.path))
-            if data.get("version") == INDEX_VERSION and isinstance(data.get("entries"), dict):
-                self.entries = data["entries"]
-        except (OSError, ValueError, AttributeError):
-            self.entries = {}
-
-    def _key(self, path: str) -> str:
-        # paths handed in are always built by joining onto exp_dir
-        return path[self._prefix_len:] if path.startswith(self._prefix) else os.path.relpath(path, self.exp_dir)
-
-    def _settled(self, st: os.stat_result) -> bool:
-        return self.now_ns - st.st_mtime_ns > RACY_SECONDS * 1e9
-
-    def _lookup(self, kind: str, path: str) -> Tuple[Optional[list], Optional[os.stat_result]]:
-        """The entry for ``path`` if the file is unchanged (and its stat); (None, None)
-        without a stat when there is no entry, so the reader stats the open file."""
-        key = kind + ":" + self._key(path)
-        if kind != "d" and key not in self.entries:
-            return None, None
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            if self.entries.pop(key, None) is not None:
-                self.dirty = True
-            raise
-        entry = self.entries.get(key)
-        if entry is not None:
-            sig = entry[0]
-            if sig[0] == st.st_mtime_ns and sig[1] == st.st_size and sig[2] == st.st_ino:
-                self.used[key] = entry
-                return entry, st
-        return None, st
-
-    def _remember(self, kind: str, path: str, st: os.stat_result, value: Any) -> None:
-        key = kind + ":" + self._key(path)
-        if self._settled(st):
-            entry = [_signature(st), value]
-            self.used[key] = entry
-            if self.entries.get(key) != entry:
-                self.dirty = True
-
-    def listing(self, folder: str) -> List[Tuple[str, bool]]:
-        try:
-            entry, st = self._lookup("d", folder)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        if entry is not None:
-            return entry[1]  # type: ignore[no-any-return]
-        names = super().listing(folder)
-        self._remember("d", folder, st, [list(x) for x in names])  # type: ignore[arg-type]
-        return names
-
-    def meta(self, path: str) -> Any:
-        entry, _ = self._lookup("m", path)
-        if entry is not None:
-            return dict(entry[1])
-        data, st = fs.read_with_stat(path)
-        value = fs.parse_yaml(data)
-        if isinstance(value, dict):
-            self._remember("m", path, st, value)
-        return value
-
-    def text(self, path: str) -> str:
-        entry, _ = self._lookup("t", path)
-        if entry is not None:
-            return entry[1]  # type: ignore[no-any-return]
-        data, st = fs.read_with_stat(path)
-        value = data.decode("utf-8")
-        self._remember("t", path, st, value)
-        return value
-
-    def latest(self, path: str) -> Latest:
-        key = "l:" + self._key(path)
-        entry = self.entries.get(key)
-        best: Optional[lines.Point] = None
-        skipped = 0
-        start = 0
-        before = b""
-        if entry is None:
-            data, st = fs.read_with_stat(path)
-        else:
-            st = os.stat(path)
-            sig = entry[0]
-            if sig[0] == st.st_mtime_ns and sig[1] == st.st_size and sig[2] == st.st_ino:
-                self.used[key] = entry
-                point, skipped = entry[1][0], entry[1][1]
-                return (tuple(point) if point is not None else None), skipped  # type: ignore[return-value]
-            data = b""
-            if sig[2] == st.st_ino and st.st_size > entry[1][2]:
-                # the file grew: parse only the new bytes if the old end is unchanged
-                offset, tail = entry[1][2], bytes.fromhex(entry[1][3])
-                with open(path, "rb") as fh:
-                    fh.seek(max(0, offset - len(tail)))
-                    chunk = fh.read()
-                if chunk[: len(tail)] == tail:
-                    start, before, data = offset, tail, chunk[len(tail):]
-                    best = tuple(entry[1][0]) if entry[1][0] is not None else None  # type: ignore[assignment]
-                    skipped = entry[1][1]
-            if not start:
-                data = fs.read_bytes(path)
-        # only whole lines count; a torn last line is left for the next read
-        end = data.rfind(b"\n") + 1
-        # the old best comes first: of equal points MLflow keeps the first in file order
-        best, bad = lines.scan_latest(data[:end], best)
-        skipped += bad + (1 if end < len(data) else 0)
-        consumed = start + end
-        tail = (before + data[:end])[-TAIL:].hex()
-        if end == len(data):
-            self._remember("l", path, st, [list(best) if best is not None else None, skipped, consumed, tail])
-        return best, skipped
-
-    def save(self, complete: bool = False) -> None:
-        """Persist the index. After a ``complete`` read (every file of the experiment
-        visited) only the entries used are kept, so those of vanished files go."""
-        entries = self.used if complete else {**self.entries, **self.used}
-        changed = self.dirty or len(entries) != len(self.entries)
-        self.entries, self.used, self.dirty = entries, {}, False
-        if not changed or not self.persist:
-            return
-        data = json.dumps({"version": INDEX_VERSION, "entries": entries}, separators=(",", ":"))
-        try:
-            fs.replace_file(self.path, data.encode("utf-8"))
+            os.unlink(path + suffix)
         except OSError:
-            pass  # a read-only store still searches, just without a saved index
+            pass
 
-    def begin(self) -> None:
-        """Start a new read: files changed since the last one are re-read."""
-        self.now_ns = time.time_ns()
-        self.used = {}
 
+class RunIndex:
+    """One experiment's index: rows read on demand, writes batched into transactions."""
+
+    def __init__(self, connection: Any, path: str) -> None:
+        self._db = connection
+        self.path = path
+        self._pending: Dict[str, bytes] = {}
+        self._dropped: List[str] = []
+        self.writable = True
+
+    def get(self, run_id: str) -> Optional[bytes]:
+        """The row of a run, or None (missing, or the index became unreadable)."""
+        if self._db is None:
+            return None
+        pending = self._pending.get(run_id)
+        if pending is not None:
+            return pending
+        import sqlite3
+
+        try:
+            row = self._db.execute("SELECT data FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        except sqlite3.Error:
+            self._broken()
+            return None
+        return row[0] if row is not None else None
+
+    def get_many(self, run_ids: List[str]) -> Dict[str, bytes]:
+        """The rows of several runs (those the index has)."""
+        if self._db is None or not run_ids:
+            return {}
+        import sqlite3
+
+        marks = ",".join("?" * len(run_ids))
+        try:
+            found = dict(self._db.execute(f"SELECT run_id, data FROM runs WHERE run_id IN ({marks})", run_ids))
+        except sqlite3.Error:
+            self._broken()
+            return {}
+        for run_id in run_ids:
+            if run_id in self._pending:
+                found[run_id] = self._pending[run_id]
+        return found
+
+    def rows(self) -> Iterable[Tuple[str, bytes]]:
+        """Every row, streamed."""
+        if self._db is None:
+            return
+        import sqlite3
+
+        try:
+            yield from self._db.execute("SELECT run_id, data FROM runs")
+        except sqlite3.Error:
+            self._broken()
+
+    def run_ids(self) -> List[str]:
+        if self._db is None:
+            return []
+        import sqlite3
+
+        try:
+            return [r[0] for r in self._db.execute("SELECT run_id FROM runs")]
+        except sqlite3.Error:
+            self._broken()
+            return []
+
+    def put(self, run_id: str, data: bytes) -> None:
+        """Remember a run's row (written with the next batch)."""
+        if self._db is None or not self.writable:
+            return
+        self._pending[run_id] = data
+        if len(self._pending) >= BATCH:
+            self.flush()
+
+    def drop(self, run_ids: Iterable[str]) -> None:
+        """Forget rows (runs that are gone)."""
+        if self._db is None or not self.writable:
+            return
+        self._dropped.extend(run_ids)
+        if len(self._dropped) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is pending in one transaction; a busy or failing index is skipped."""
+        if self._db is None or not (self._pending or self._dropped):
+            return
+        import sqlite3
+
+        pending, dropped = self._pending, self._dropped
+        self._pending, self._dropped = {}, []
+        try:
+            with self._db:
+                if pending:
+                    self._db.executemany("INSERT OR REPLACE INTO runs (run_id, data) VALUES (?, ?)", pending.items())
+                if dropped:
+                    self._db.executemany("DELETE FROM runs WHERE run_id = ?", ((r,) for r in dropped))
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc) or "read-only" in str(exc):
+                self.writable = False
+            # busy (another writer holds it for long) or full disk: this batch stays unwritten
+        except sqlite3.Error:
+            self._broken()
+
+    def close(self) -> None:
+        self.flush()
+        if self._db is not None:
+            try:
+                self._db.close()
+            except Exception:
+                pass
+            self._db = None
+
+    def _broken(self) -> None:
+        """The file turned out damaged while in use: forget it; the next search replaces it."""
+        try:
+            self._db.close()
+        except Exception:
+            pass
+        self._db = None
+        _unlink_index(self.path)
+
+
+def _connect(path: str, create: bool) -> Any:
+    """An open, checked index at ``path``; raises sqlite3.Error / OSError when it cannot be used."""
+    import sqlite3
+
+    if create:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    elif not os.path.exists(path):
+        raise FileNotFoundError(path)
+    uri = "file:" + _quote(path) + ("" if create else "?mode=ro")
+    db = sqlite3.connect(uri, uri=True, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
+    try:
+        db.isolation_level = ""  # `with db:` then opens and commits one transaction
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if create:
+            if version != FORMAT:
+                if version == 0:  # a new file: big pages hold many ~1 KB rows with little waste
+                    db.execute("PRAGMA page_size = 65536")
+                mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                with db:
+                    db.execute("DROP TABLE IF EXISTS runs")
+                    db.execute(_SCHEMA)
+                    db.execute(f"PRAGMA user_version = {FORMAT}")
+            db.execute("PRAGMA synchronous=NORMAL")
+        elif version != FORMAT:
+            raise sqlite3.DatabaseError("index of another format")
+        db.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(os.path.abspath(path))
+
+
+def _open_at(path: str) -> Optional[RunIndex]:
+    """The index at ``path``: opened, created, or replaced when damaged; None if impossible here."""
+    try:
+        import sqlite3
+    except ImportError:  # a Python built without SQLite: searches just read every file
+        return None
+    for attempt in range(2):
+        try:
+            return RunIndex(_connect(path, create=True), path)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _cannot_write(exc):
+                break
+            if attempt == 0:  # damaged, truncated or not an index: start over
+                _unlink_index(path)
+        except OSError:
+            break
+    try:  # an index we may read but not write (a read-only store)
+        index = RunIndex(_connect(path, create=False), path)
+        index.writable = False
+        return index
+    except (sqlite3.Error, OSError):
+        return None
+
+
+def _cannot_write(exc: Exception) -> bool:
+    text = str(exc)
+    return any(s in text for s in ("readonly", "read-only", "unable to open", "disk I/O error", "locked"))
+
+
+def open_index(exp_dir: str, network: Optional[bool] = None) -> Optional[RunIndex]:
+    """The index of an experiment folder, or None when the index is off or cannot be kept anywhere."""
+    if not config.index_enabled():
+        return None
+    first = index_path(exp_dir, network)
+    index = _open_at(first)
+    if index is not None and index.writable and first.startswith(exp_dir):
+        try:  # the JSON index of litexp 0.1 is never read again
+            os.unlink(os.path.join(exp_dir, OLD_INDEX_FILE))
+        except OSError:
+            pass
+    if index is not None and index.writable:
+        return index
+    cached = _cache_path(exp_dir)
+    if cached != first:
+        other = _open_at(cached)
+        if other is not None and (other.writable or index is None):
+            if index is not None:
+                index.close()
+            return other
+    return index

@@ -10,8 +10,8 @@ Layout (MLflow's, see ``mlruns-format.md``)::
     <root>/<experiment_id>/<run_id>/{metrics,params,tags,artifacts,inputs}/
 
 and litexp's own files, which MLflow ignores: ``<root>/.litexp.lock`` /
-``.litexp.softlock`` (the store lock), ``<experiment>/.litexp-index.json`` (the
-search index) and ``<run>/.litexp-heartbeat`` (the process running the run).
+``.litexp.softlock`` (the store lock), ``<experiment>/.litexp-index.sqlite`` (the
+search index, with SQLite's ``-wal``/``-shm`` files) and ``<run>/.litexp-heartbeat`` (the process running the run).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ RESERVED_EXPERIMENT_FOLDERS = frozenset({TAGS, DATASETS, TRACES, MODELS})
 RESERVED_ROOT_FOLDERS = frozenset({TRASH, MODELS})
 
 HEARTBEAT = ".litexp-heartbeat"
-INDEX_FILE = ".litexp-index.json"
+INDEX_FILE = ".litexp-index.sqlite"
+OLD_INDEX_FILE = ".litexp-index.json"  # the index of litexp 0.1, removed when seen
 LOCK_FILE = ".litexp.lock"
 SOFT_LOCK_FILE = ".litexp.softlock"
 

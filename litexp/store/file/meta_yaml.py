@@ -91,6 +91,29 @@ def _load_value(raw: Optional[str]) -> Any:
     raise ValueError(raw)
 
 
+_SEEN: Dict[str, Any] = {}  # line → (key, value) of lines met before (runs repeat most lines)
+_SEEN_MAX = 4096
+
+
+def _parse_line(line: str) -> Any:
+    """(key, value) of one line; None when it is not a simple case."""
+    if not line.isprintable():  # tabs, \r, NEL, U+2028...: let PyYAML decide
+        return None
+    match = _LINE.match(line)
+    if match is None:
+        return None
+    key, raw = match.group(1), match.group(2)
+    if key in _SPECIAL_WORDS:
+        return None
+    try:
+        value = _load_value(raw)
+    except ValueError:
+        return None
+    if type(value) is list:  # mutable: never shared
+        return None if value else (key, None, True)
+    return (key, value, False)
+
+
 def loads(data: bytes) -> Optional[Dict[str, Any]]:
     """The mapping in a flat YAML file, or None when it is not a simple case."""
     try:
@@ -98,19 +121,19 @@ def loads(data: bytes) -> Optional[Dict[str, Any]]:
     except UnicodeDecodeError:
         return None
     result: Dict[str, Any] = {}
+    seen = _SEEN
     for line in text.split("\n"):
         if not line:
             continue
-        if not line.isprintable():  # tabs, \r, NEL, U+2028...: let PyYAML decide
+        parsed = seen.get(line)
+        if parsed is None:
+            parsed = _parse_line(line)
+            if parsed is None:
+                return None
+            if len(seen) < _SEEN_MAX:
+                seen[line] = parsed
+        key, value, empty_list = parsed
+        if key in result:
             return None
-        match = _LINE.match(line)
-        if match is None:
-            return None
-        key, raw = match.group(1), match.group(2)
-        if key in result or key in _SPECIAL_WORDS:
-            return None
-        try:
-            result[key] = _load_value(raw)
-        except ValueError:
-            return None
+        result[key] = [] if empty_list else value
     return result if result else None

@@ -5,7 +5,7 @@ One part of :class:`~litexp.store.file.FileStore`.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from ... import config
 from ...errors import InvalidInputError, StoreCorruptError
@@ -15,12 +15,12 @@ from . import fs
 from .experiments import Experiments, now_ms
 from .key_files import Warnings, data_path
 from .heartbeats import Heartbeats
-from .index import DiskSource, IndexedSource
-from .layout import RESERVED_EXPERIMENT_FOLDERS, RUN_SUBFOLDERS, Layout, meta_path
+from .index import open_index
+from .layout import RUN_SUBFOLDERS, Layout, meta_path
+from .locks import is_network_fs
 from .meta import RunMeta
-from .run_reader import read_run, read_run_meta
-
-_DISK = DiskSource()
+from .run_reader import read_run_meta
+from .scan import RunScanner, read_run
 
 
 def _uuid4_hex() -> str:
@@ -45,7 +45,7 @@ class Runs:
         self.experiments = experiments
         self.heartbeats = heartbeats
         self.warn_once = warn
-        self._sources: Dict[str, DiskSource] = {}
+        self._network: Optional[bool] = None
 
     def create_run(
         self,
@@ -165,15 +165,37 @@ class Runs:
                 ids.append(meta.run_id)
         return ids
 
-    def _source(self, exp_dir: str) -> DiskSource:
-        """The index of an experiment folder (``LITEXP_INDEX=0``: read every file every time)."""
-        if not config.index_enabled():
-            return DiskSource()
-        source = self._sources.get(exp_dir)
-        if source is None:
-            source = self._sources[exp_dir] = IndexedSource(exp_dir)
-        source.begin()
-        return source
+    def network(self) -> bool:
+        """Is the store on a network file system (checked once per store object)?"""
+        if self._network is None:
+            self._network = is_network_fs(self.layout.root)
+        return self._network
+
+    def iter_runs(
+        self,
+        experiment_ids: Sequence[str],
+        view_type: int = ViewType.ACTIVE_ONLY,
+        selection: Optional[Selection] = None,
+        run_ids: Optional[Sequence[str]] = None,
+    ) -> Iterator[RunRecord]:
+        """Every readable run of the experiments in the view, with its data, one at a time.
+
+        ``selection`` limits which metrics/params/tags are read; ``run_ids``
+        limits which runs. Reads go through each experiment's index.
+        """
+        stages = ViewType.stages(view_type)
+        for experiment_id in experiment_ids:
+            exp_dir = self.layout.find_experiment_dir(str(experiment_id))
+            if exp_dir is None:
+                continue
+            network = self.network()
+            index = open_index(exp_dir, network) if config.index_enabled() else None
+            scanner = RunScanner(self.warn_once, index, network)
+            try:
+                yield from scanner.runs(exp_dir, str(experiment_id), stages, selection, run_ids)
+            finally:
+                if index is not None:
+                    index.close()
 
     def load_runs(
         self,
@@ -182,30 +204,5 @@ class Runs:
         selection: Optional[Selection] = None,
         run_ids: Optional[Sequence[str]] = None,
     ) -> List[RunRecord]:
-        """Every readable run of the experiments in the view, with its data.
-
-        ``selection`` limits which metrics/params/tags are read; ``run_ids``
-        limits which runs. Reads go through the experiment's index.
-        """
-        stages = ViewType.stages(view_type)
-        wanted = set(run_ids) if run_ids is not None else None
-        runs: List[RunRecord] = []
-        for experiment_id in experiment_ids:
-            exp_dir = self.layout.find_experiment_dir(str(experiment_id))
-            if exp_dir is None:
-                continue
-            source = self._source(exp_dir)
-            # the experiment folder itself is listed afresh: saving the index changes its mtime
-            for name, is_dir in _DISK.listing(exp_dir):
-                if not is_dir or name in RESERVED_EXPERIMENT_FOLDERS or (wanted is not None and name not in wanted):
-                    continue
-                run_dir = self.layout.run_dir_in(exp_dir, name)
-                meta = read_run_meta(run_dir, self.warn_once, source)
-                if meta is None or meta.experiment_id != str(experiment_id) or meta.lifecycle_stage not in stages:
-                    continue
-                record = read_run(run_dir, self.warn_once, meta, source, selection)
-                if record is not None:
-                    runs.append(record)
-            complete = selection is None and wanted is None and view_type == ViewType.ALL
-            source.save(complete)
-        return runs
+        """:meth:`iter_runs` as a list."""
+        return list(self.iter_runs(experiment_ids, view_type, selection, run_ids))

@@ -4,7 +4,7 @@
 - :mod:`.meta` — the one read-modify-write of a run's meta.yaml, under the store lock;
 - :mod:`.experiments`, :mod:`.runs`, :mod:`.run_data`, :mod:`.heartbeats`, :mod:`.artifacts`;
 - :mod:`.key_files` — files named by metric/param/tag keys, and one warning per damaged file;
-- :mod:`.locks` — the store lock; :mod:`.index` — the search index; :mod:`.run_reader`.
+- :mod:`.locks` — the store lock; :mod:`.index` — the search index; :mod:`.scan` — reading runs for searches.
 
 Opening a store writes nothing; the root (with ``.trash`` and the experiment
 ``0``, as MLflow makes it) is created by the first experiment created in it.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ...errors import InvalidInputError
 from ...records import ACTIVE, DELETED, ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection, ViewType
@@ -147,6 +147,16 @@ class FileStore(TrackingStore):
         filter_string: Optional[str] = None,
     ) -> List[RunRecord]:
         return self.runs.load_runs(experiment_ids, view_type, selection, run_ids)
+
+    def iter_runs(
+        self,
+        experiment_ids: Sequence[str],
+        view_type: int = ViewType.ACTIVE_ONLY,
+        selection: Optional[Selection] = None,
+        run_ids: Optional[Sequence[str]] = None,
+        filter_string: Optional[str] = None,
+    ) -> Iterator[RunRecord]:
+        return self.runs.iter_runs(experiment_ids, view_type, selection, run_ids)
 
     def run_folder(self, run_id: str) -> str:
         """The run's folder in the store."""
