@@ -25,7 +25,7 @@ from ...records import RUN_NAME_TAG, RunRecord, Selection
 from ..validation import validate_key
 from . import fs
 from . import metric_lines as lines
-from .index import BATCH, RACY_SECONDS, RunIndex
+from .index import RACY_SECONDS, RunIndex
 from .index_entry import NO_SIG, Entry, Sig, decode, encode
 from .layout import METRICS, PARAMS, RESERVED_EXPERIMENT_FOLDERS, TAGS
 from .run_reader import Warn, meta_fields, read_datasets, record_from_fields
@@ -33,6 +33,7 @@ from .run_reader import Warn, meta_fields, read_datasets, record_from_fields
 __all__ = ["RunScanner", "read_run"]
 
 TAIL = 32  # bytes whose checksum tells an append from a rewrite
+READ_BATCH = 64  # runs whose index rows are fetched in one query
 _KINDS = ((METRICS, "Metric"), (PARAMS, "Param"), (TAGS, "Tag"))
 _MISSING = object()
 
@@ -104,7 +105,7 @@ class RunScanner:
                     if name in RESERVED_EXPERIMENT_FOLDERS or not item.is_dir(follow_symlinks=False):
                         continue
                     batch.append(name)
-                    if len(batch) == BATCH:
+                    if len(batch) == READ_BATCH:
                         yield from self._batch(exp_dir, batch, experiment_id, stages, sel)
                         if complete:
                             present.update(batch)
