@@ -351,6 +351,8 @@ class RunScanner:
                 changed = True
             if entry is not None:
                 new.add(name, entry[0], entry[1])
+            else:  # not remembered (changed just now): the folder's listing must not be trusted either
+                _unsettle(fresh, folder, name)
             if value is _MISSING:
                 continue
             if not metric and len(value) <= 64:
