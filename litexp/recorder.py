@@ -17,8 +17,10 @@ from .runtime import lifecycle as _lifecycle
 from .runtime import liveness as _liveness
 from .runtime.writer import RunWriter
 from .errors import InvalidInputError, LitexpError, LoadObjectError, NotFoundError
+from .records import Heartbeat
 from .store import RunRecord, TrackingStore, open_store
 from .store import validation as v
+from .store.file.runs import Runs
 
 PICKLE_PROTOCOL = 4
 
@@ -31,6 +33,27 @@ def _fmt_time(ms: Optional[int]) -> Optional[str]:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _text_file(text: str) -> bytes:
+    """The bytes of a text file written in text mode (UTF-8, the platform's line ends)."""
+    if os.linesep != "\n":
+        text = text.replace("\n", os.linesep)
+    return text.encode("utf-8")
+
+
+_owner: Dict[int, Heartbeat] = {}
+
+
+def _this_process() -> Heartbeat:
+    """The heartbeat owner of this process (it never changes but with the pid, after a fork)."""
+    pid = os.getpid()
+    owner = _owner.get(pid)
+    if owner is None:
+        owner = _liveness.this_process()
+        _owner.clear()
+        _owner[pid] = owner
+    return owner
 
 
 def async_logging_default() -> bool:
@@ -174,14 +197,9 @@ class Recorder:
         """
         store = self.store
         heartbeat_interval = config.heartbeat_interval()  # a bad setting is refused before anything is written
-        owner = _liveness.this_process()
+        owner = _this_process()
         if self.id is None:
-            tags = _capture.system_tags()
-            run = store.create_run(
-                self.experiment_id, self.name, tags[USER_TAG], _now_ms(), tags, owner, _capture.run_params()
-            )
-            self._load(run)
-            self._record_git_state()
+            run = self._create_run(store, owner)
         else:
             store.write_heartbeat(self.id, owner)
             run = store.update_run(self.id, "RUNNING", None)
@@ -192,19 +210,33 @@ class Recorder:
         _lifecycle.register(self)
         return run
 
-    def _record_git_state(self) -> None:
-        state = _capture.git_state()
-        if not state:
-            return
-        commit = state.pop("commit", None)
+    def _create_run(self, store: TrackingStore, owner: Heartbeat) -> RunRecord:
+        """A new run with the captured params, the system tags and, inside a git work tree, the
+        commit tag and the git files (a file store writes them before the run is visible)."""
+        tags = _capture.system_tags()
+        git = _capture.git_state() or {}
+        commit = git.pop("commit", None)
         if commit:
-            self.store.log_batch(self._require_id(), tags={GIT_COMMIT_TAG: commit})
+            tags[GIT_COMMIT_TAG] = commit
+        files = {name: _text_file(text) for name, text in git.items()}
+        args = (self.experiment_id, self.name, tags[USER_TAG], _now_ms(), tags, owner, _capture.run_params())
+        runs = getattr(store, "runs", None)
+        if files and isinstance(runs, Runs):
+            run = runs.create_run(*args, artifacts=files)
+        else:
+            run = store.create_run(*args)
+        self._load(run)
+        if files:
+            self._log_files(run.run_id, files)
+        return run
+
+    def _log_files(self, run_id: str, files: Dict[str, bytes]) -> None:
         with tempfile.TemporaryDirectory(prefix="litexp-") as tmp:
-            for name, text in state.items():
+            for name, data in files.items():
                 path = os.path.join(tmp, name)
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                self.store.log_artifact(self._require_id(), path)
+                with open(path, "wb") as fh:
+                    fh.write(data)
+                self.store.log_artifact(run_id, path)
 
     def end_run(self, status: str = STATUS_S) -> None:
         """Flush buffered logs and set the final status (default Qlib's SCHEDULED) and end time."""

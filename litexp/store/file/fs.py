@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ...errors import StorageError
@@ -25,6 +26,17 @@ def _yaml() -> Any:
 
 TMP_SUFFIX = ".litexp-tmp"
 
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
 
 def temp_path_in(folder: str, name: str = "") -> str:
     """A unique temporary file name inside ``folder`` (a file, never a folder).
@@ -32,7 +44,43 @@ def temp_path_in(folder: str, name: str = "") -> str:
     The target's name is not part of it, so the longest valid keys still fit
     the file system's name limit.
     """
-    return os.path.join(folder, f".litexp.{os.getpid()}.{os.urandom(6).hex()}{TMP_SUFFIX}")
+    return os.path.join(folder, f".litexp.{_pid}.{os.urandom(6).hex()}{TMP_SUFFIX}")
+
+
+# Linux can make a file without a name (O_TMPFILE) and give it one once written (linkat through
+# /proc/self/fd): the file appears with its whole content, and no temporary name is ever left behind.
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0) if sys.platform.startswith("linux") else 0
+_LINK_FOLLOWS = os.link in getattr(os, "supports_dir_fd", ())
+#: Errors that mean "not on this file system / system": fall back to a named temporary file.
+_NO_TMPFILE = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL, errno.ENOENT, errno.EPERM,
+                         errno.EACCES, errno.EXDEV, errno.ENOSYS, errno.ENOTDIR})
+
+
+def _link_new(folder: str, path: str, data: bytes) -> Optional[bool]:
+    """Create ``path`` with ``data`` through an unnamed file in ``folder``: True, False when ``path``
+    exists, None when this system or file system cannot (nothing was made)."""
+    if not (_O_TMPFILE and _LINK_FOLLOWS):
+        return None
+    try:
+        fd = os.open(folder, os.O_WRONLY | _O_TMPFILE, 0o644)
+    except OSError as exc:
+        if exc.errno in _NO_TMPFILE:
+            return None
+        raise
+    try:
+        _write_all(fd, data)
+        try:
+            # src_dir_fd makes os.link call linkat(..., AT_SYMLINK_FOLLOW), which /proc/self/fd needs
+            os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno in _NO_TMPFILE:
+                return None
+            raise
+        return True
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -100,6 +148,12 @@ def create_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> boo
     never exists empty: it appears with its whole content or not at all.
     """
     folder = tmp_folder or os.path.dirname(path)
+    try:
+        made = _link_new(folder, path, data)
+    except OSError as exc:
+        raise storage_error(exc, path) from exc
+    if made is not None:
+        return made
     tmp = temp_path_in(folder, os.path.basename(path))
     try:
         try:
@@ -121,6 +175,22 @@ def create_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> boo
         return True
     finally:
         _unlink_quietly(tmp)
+
+
+def create_new_file(path: str, data: bytes) -> None:
+    """Make ``path``, which nobody else creates, appear atomically with ``data``.
+
+    For a file a reader may look for at any moment (a new run's meta.yaml): it
+    is absent, then complete, never partial.
+    """
+    try:
+        made = _link_new(os.path.dirname(path), path, data)
+    except OSError as exc:
+        raise storage_error(exc, path) from exc
+    if made is None:
+        replace_file(path, data)
+    elif not made:
+        raise storage_error(OSError(errno.EEXIST, os.strerror(errno.EEXIST)), path)
 
 
 def append_to_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> None:

@@ -47,6 +47,42 @@ class Runs:
         self.warn_once = warn
         self._network: Optional[bool] = None
 
+    def _experiment_for_new_run(self, experiment_id: str) -> "tuple[str, str, bool]":
+        """Folder, artifact location and "artifacts in the run folder" of the active experiment a
+        run is created in; its meta.yaml is parsed again only when its stat changed (a rename, a
+        delete that moved the folder to .trash, another process's rewrite)."""
+        from ..uri import path_to_file_url
+
+        exp_dir = self.layout.experiment_dir(v.validate_experiment_id(experiment_id))
+        try:
+            st = os.stat(meta_path(exp_dir))
+            sig: Optional[tuple] = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        except OSError:
+            sig = None
+        cache = self.__dict__.setdefault("_new_run_experiments", {})
+        cached = cache.get(exp_dir)
+        if sig is not None and cached is not None and cached[0] == sig:
+            return exp_dir, cached[1], cached[2]
+        experiment = self.experiments.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != ACTIVE:
+            raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.")
+        location = experiment.artifact_location.rstrip("/")
+        in_run_folder = location == path_to_file_url(exp_dir)
+        if sig is not None:
+            cache[exp_dir] = (sig, location, in_run_folder)
+        return exp_dir, location, in_run_folder
+
+    @staticmethod
+    def _write_new_key_file(folder: str, key: str, kind: str, data: bytes) -> None:
+        """A tag or param file of a run folder nobody reads yet."""
+        if "/" not in key:
+            try:
+                fs.write_new_file(os.path.join(folder, key), data)
+                return
+            except FileExistsError:  # a folder of that name (another key's): data_path says why
+                pass
+        fs.write_new_file(data_path(folder, key, kind), data)
+
     def create_run(
         self,
         experiment_id: str,
@@ -56,30 +92,44 @@ class Runs:
         tags: Optional[Mapping[str, str]] = None,
         owner: Optional[Heartbeat] = None,
         params: Optional[Mapping[str, Any]] = None,
+        artifacts: Optional[Dict[str, bytes]] = None,
     ) -> RunRecord:
-        experiment = self.experiments.get_experiment(experiment_id)
-        if experiment.lifecycle_stage != ACTIVE:
-            raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.")
+        """A new RUNNING run, with its tags, params and heartbeat written before meta.yaml makes it visible.
+
+        ``artifacts`` (file name → content) are written into the new run folder too
+        when the experiment keeps artifacts there; each one written is removed from
+        the mapping, so what is left is for the caller to log.
+        """
+        exp_dir, location, in_run_folder = self._experiment_for_new_run(experiment_id)
+        experiment_id = os.path.basename(exp_dir)
         tags = v.tags(tags)
         clean_params = v.params(params)
         run_name = v.run_name(run_name, tags)
         run_id = _uuid4_hex()
-        run_dir = self.layout.run_dir_in(self.layout.experiment_dir(experiment.experiment_id), run_id)
-        os.makedirs(run_dir)
+        run_dir = self.layout.run_dir_in(exp_dir, run_id)
+        try:
+            os.mkdir(run_dir)
+        except FileNotFoundError:  # the experiment folder went to .trash meanwhile
+            raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.") from None
         for sub in RUN_SUBFOLDERS:
-            os.makedirs(os.path.join(run_dir, sub))
+            os.mkdir(os.path.join(run_dir, sub))
         # Until meta.yaml exists nobody reads this folder: files are written directly.
         for kind, values in (("Tag", tags), ("Param", clean_params)):
             folder = self.layout.data_dir(run_dir, kind)
             for key, value in values.items():
-                fs.write_new_file(data_path(folder, key, kind), value.encode("utf-8"))
+                self._write_new_key_file(folder, key, kind, value.encode("utf-8"))
+        if artifacts and in_run_folder:
+            folder = self.layout.artifacts_dir(run_dir)
+            for name in list(artifacts):
+                if v.artifact_subpath(name) == name and "/" not in name:
+                    fs.write_new_file(os.path.join(folder, name), artifacts.pop(name))
         if owner is not None:  # a visible RUNNING run always has its owner
             self.heartbeats.write_new(run_dir, owner)
         meta: Dict[str, Any] = {
-            "artifact_uri": experiment.artifact_location.rstrip("/") + f"/{run_id}/artifacts",
+            "artifact_uri": location + f"/{run_id}/artifacts",
             "end_time": None,
             "entry_point_name": "",
-            "experiment_id": experiment.experiment_id,
+            "experiment_id": experiment_id,
             "lifecycle_stage": ACTIVE,
             "run_id": run_id,
             "run_name": run_name,
@@ -92,11 +142,11 @@ class Runs:
             "tags": [],
             "user_id": user_id or "unknown",
         }
-        fs.write_yaml(meta_path(run_dir), meta)
+        fs.create_new_file(meta_path(run_dir), fs.dump_yaml(meta))  # last: the run appears whole
         self.layout.remember_run(run_id, run_dir)
         return RunRecord(
             run_id=run_id,
-            experiment_id=experiment.experiment_id,
+            experiment_id=experiment_id,
             run_name=run_name,
             user_id=str(meta["user_id"]),
             status="RUNNING",
