@@ -276,10 +276,84 @@ def _repository(marker: str) -> Optional[Tuple[str, str, str]]:
 
 def _run_all(commands: Dict[str, Tuple[str, ...]], cwd: str) -> Optional[Dict[str, Tuple[int, bytes]]]:
     """Run git commands concurrently: the exit code and stdout of each that ran; None without git."""
-    import subprocess
-
     env = dict(os.environ)
     env.update(_GIT_ENV)
+    if hasattr(os, "posix_spawnp") and hasattr(os, "waitpid"):
+        return _spawn_all(commands, cwd, env)
+    return _popen_all(commands, cwd, env)
+
+
+def _spawn_all(commands: Dict[str, Tuple[str, ...]], cwd: str, env: Dict[str, str]) -> Optional[Dict[str, Tuple[int, bytes]]]:
+    """:func:`_run_all` with ``posix_spawn``: no fork of this process and no import of ``subprocess``
+    (milliseconds, paid by a process's first run)."""
+    import select
+    import signal
+
+    running: Dict[str, Tuple[int, int]] = {}
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for name, args in commands.items():
+            read_end, write_end = os.pipe()
+            try:
+                pid = os.posix_spawnp("git", ["git", "-C", cwd, *args], env, file_actions=[
+                    (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, write_end, 1),
+                    (os.POSIX_SPAWN_DUP2, devnull, 2)], setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+            except BaseException:
+                os.close(read_end)
+                raise
+            finally:
+                os.close(write_end)
+            running[name] = (pid, read_end)
+    except (OSError, ValueError):  # no git
+        for pid, read_end in running.values():
+            os.close(read_end)
+            _kill(pid)
+        return None
+    finally:
+        os.close(devnull)
+    deadline = time.monotonic() + GIT_TIMEOUT
+    out: Dict[str, Tuple[int, bytes]] = {}
+    for name, (pid, read_end) in running.items():
+        chunks: List[bytes] = []
+        finished = False
+        try:
+            poller = select.poll()
+            poller.register(read_end, select.POLLIN)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not poller.poll(left * 1000):
+                    break
+                chunk = os.read(read_end, 1 << 16)
+                if not chunk:
+                    finished = True
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(read_end)
+        if not finished:
+            _kill(pid)
+            continue
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped by someone else: its exit code is unknown
+            continue
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+        out[name] = (code, b"".join(chunks))
+    return out
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
+def _popen_all(commands: Dict[str, Tuple[str, ...]], cwd: str, env: Dict[str, str]) -> Optional[Dict[str, Tuple[int, bytes]]]:
+    """:func:`_run_all` with ``subprocess`` (systems without ``posix_spawn``)."""
+    import subprocess
+
     procs: Dict[str, Any] = {}
     try:
         for name, args in commands.items():
