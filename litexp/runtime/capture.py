@@ -45,8 +45,9 @@ GIT_FILES = (
 #: Output is not reused when a watched entry changed less than this before git ran
 #: (file system timestamp granularity: 2 s on FAT; coarse kernel clocks; some clock skew).
 RACY_SECONDS = 3.0
-#: More work-tree folders than this to watch: git runs again for every run instead.
+#: More work-tree folders or entries than this to watch: git runs again for every run instead.
 MAX_WATCHED_DIRS = 5000
+MAX_WATCHED_PATHS = 50_000
 #: Folders searched in an untracked folder for a file that keeps it listed.
 MAX_WITNESS_DIRS = 200
 
@@ -451,6 +452,8 @@ def _watch_for(state: Dict[str, str], repo: Tuple[str, str, str], listed: bytes,
         return None
     paths += walked[0]
     paths = list(dict.fromkeys(paths))
+    if len(paths) > MAX_WATCHED_PATHS:
+        return None
     sigs = [_sig(p) for p in paths]
     # an entry changed after git started may have been read before the change; a recent one may change unseen
     recent = int((started - RACY_SECONDS) * 1e9)
