@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import sys
+import threading
+from functools import lru_cache
 from operator import itemgetter
-from typing import Iterable, List, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 Point = Tuple[int, float, int]  # (timestamp, value, step)
 
@@ -56,29 +59,304 @@ def _parse_plain(data: bytes) -> Optional[List[Point]]:
 
 
 def scan_latest(data: bytes, prior: Optional[Point] = None) -> Tuple[Optional[Point], int]:
-    """The latest point of ``prior`` followed by the whole lines of ``data``, and how many
-    lines were skipped. Same result as :func:`latest` over every point, but only the
-    steps of all lines and the other fields of the lines at the greatest step are parsed."""
-    tokens = _plain_tokens(data)
-    if tokens is not None:
+    """The latest point of ``prior`` followed by the lines of ``data``, and how many lines
+    were skipped: the same as :func:`latest` over ``prior`` and every point
+    :func:`parse_line` reads from the lines of ``data`` (a torn last line is skipped).
+
+    Large inputs are checked with numpy (:func:`_scan_numpy`) instead: only the lines
+    at the greatest step, and lines of an unusual shape, are parsed one by one."""
+    if len(data) >= _NUMPY_MIN and data.endswith(b"\n"):
+        np = _numpy()
+        if np is not None:
+            return _scan_numpy(np, data, prior)
+    return _scan_exact(data, prior)
+
+
+_NUMPY_MIN = 2048  # below this (some 50 lines), parsing line by line is as quick as numpy
+_MAX_STEP_DIGITS = 18  # steps that fit int64; lines with longer steps are parsed one by one
+_TYPICAL = b" . \n"  # the non-digits of a line "<digits> <digits>.<digits> <digits>\n"
+_VALUE_BYTES = frozenset(b".-+eEinfatyINFATY")  # what repr() of a float spells, nan and inf included
+_np: Any = None
+
+
+def _numpy() -> Any:
+    """numpy, imported on first use (``import litexp`` does not import it); None without it."""
+    global _np
+    if _np is None:
         try:
-            steps = list(map(int, tokens[2::3]))
-            if not steps:
-                return prior, 0
-            top = max(steps)
-            if prior is not None and prior[2] > top:
-                return prior, 0
-            # only points at the greatest step can be the latest; among them, file order decides ties
-            rows = [i for i, step in enumerate(steps) if step == top]
-            found = [(int(tokens[3 * i]), float(tokens[3 * i + 1]), top) for i in rows]
-        except ValueError:
-            pass
+            import numpy
+        except ImportError:  # pragma: no cover - numpy comes with pandas
+            _np = False
         else:
-            if prior is not None and prior[2] == top:
-                found.insert(0, prior)
-            return latest(found), 0
-    points, skipped = parse_history(data)
+            _np = numpy
+    return _np or None
+
+
+def _parse_exact(data: bytes) -> Tuple[List[Point], int]:
+    """Every line through :func:`parse_line`, as MLflow reads them; a torn last line is skipped."""
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    skipped = 0
+    if lines[-1] == "":
+        lines.pop()
+    else:
+        lines.pop()  # a last line without newline is torn
+        skipped += 1
+    points: List[Point] = []
+    for line in lines:
+        try:
+            points.append(parse_line(line))
+        except ValueError:
+            skipped += 1
+    return points, skipped
+
+
+def _scan_exact(data: bytes, prior: Optional[Point]) -> Tuple[Optional[Point], int]:
+    points, skipped = _parse_exact(data)
     return latest(([prior] if prior is not None else []) + points), skipped
+
+
+def _int_digits_limit() -> int:
+    """How many digits ``int()`` reads at most (0: no limit), see ``sys.set_int_max_str_digits``."""
+    get = getattr(sys, "get_int_max_str_digits", None)
+    return get() if get is not None else 0
+
+
+@lru_cache(maxsize=1024)
+def _value_shape_ok(shape: int) -> bool:
+    """Whether ``float()`` reads every value field of this shape (see :func:`_scan_shapes`).
+
+    A shape lists the value's non-digit bytes and which runs of digits around them are
+    not empty. Which digits a run holds, and how many, never decides whether ``float()``
+    accepts the text, so one text of the shape (each run of digits spelled "1") decides."""
+    count, closing = shape >> 55, (shape >> 54) & 1
+    text = []
+    for j in range(count):
+        code = (shape >> (9 * j)) & 511
+        byte = code >> 1
+        if byte not in _VALUE_BYTES:
+            return False
+        if code & 1:
+            text.append("1")
+        text.append(chr(byte))
+    if closing:
+        text.append("1")
+    try:
+        float("".join(text))
+    except ValueError:
+        return False
+    return True
+
+
+class _Scratch(threading.local):
+    """Per-thread buffers for the large temporary arrays of :func:`_scan_numpy`: fresh
+    arrays of that size cost page faults on every call."""
+
+    KEEP = 1 << 21  # bytes; larger inputs get fresh arrays, and nothing is kept for them
+
+    def __init__(self) -> None:
+        self.arrays: dict = {}
+
+    def get(self, np: Any, name: Any, size: int) -> Any:
+        """An array of ``size`` items of dtype ``name`` (or bool, for other names)."""
+        array = self.arrays.get(name)
+        if array is None or array.size < size:
+            array = np.empty(size, name if not isinstance(name, str) else np.bool_)
+            if array.nbytes <= self.KEEP:
+                self.arrays[name] = array
+        return array[:size]
+
+
+_scratch = _Scratch()
+
+
+def _scan_numpy(np: Any, data: bytes, prior: Optional[Point]) -> Tuple[Optional[Point], int]:
+    """:func:`scan_latest` of ``data`` ending with a newline, with numpy.
+
+    The positions ``pos`` of the non-digit bytes, and those bytes ``nd``, say where the
+    fields of every line are. In a typical file ``nd`` is " . \\n" over and over and no
+    two non-digits touch: every line is ``<digits> <digits>.<digits> <digits>`` and
+    parses. Otherwise :func:`_scan_shapes` looks at each line's non-digits."""
+    a = np.frombuffer(data, np.uint8)
+    pos = _non_digits(np, a)
+    nd = a.take(pos)
+    count = pos.size
+    lines = count // 4
+    if count == 4 * lines and pos[0] != 0 and nd.tobytes() == _TYPICAL * lines:
+        # line i: timestamp before pos[4i], value before pos[4i + 2], step before pos[4i + 3]
+        gaps = np.subtract(pos[1:], pos[:-1], out=_scratch.get(np, np.intp, count - 1))
+        if gaps.min() > 1:  # no field is empty
+            step_len = gaps[2::4] - 1
+            longest = max(int(gaps.max()) - 1, int(pos[0]))  # digits in the longest field
+            if longest <= _MAX_STEP_DIGITS or (
+                step_len.max() <= _MAX_STEP_DIGITS and not _too_long(longest, gaps[3::4], pos[0])
+            ):
+                return _finish(np, data, prior, a, pos[3::4], None, pos[2::4], step_len, None)
+    return _scan_shapes(np, data, prior, a, pos, nd)
+
+
+def _non_digits(np: Any, a: Any) -> Any:
+    """The positions of the bytes of ``a`` that are not ASCII digits.
+
+    Found as pairs of bytes that hold one (half as many flags for ``flatnonzero`` to
+    look at, and a few more than a tenth of them set), then which byte of the pair."""
+    n = a.size
+    even = n + (n & 1)
+    mask = _scratch.get(np, np.bool_, even)
+    np.greater(np.subtract(a, 48, out=_scratch.get(np, np.uint8, n)), 9, out=mask[:n])
+    mask[n:] = False
+    pairs = mask.view("<u2")
+    pos = np.flatnonzero(np.not_equal(pairs, 0, out=_scratch.get(np, "pairs", even // 2)))
+    which = pairs.take(pos)  # 1: the first byte, 256: the second, 257: both
+    if which.size and which.max() > 256:
+        return np.flatnonzero(mask[:n])
+    pos <<= 1
+    which >>= 8
+    pos += which
+    return pos
+
+
+def _too_long(longest: int, gaps: Any, first: int) -> bool:
+    """Whether a timestamp (``gaps - 1`` digits, and ``first``) has more digits than ``int()`` reads."""
+    limit = _int_digits_limit()
+    return bool(limit) and longest > limit and (first > limit or gaps.max() - 1 > limit)
+
+
+def _scan_shapes(np: Any, data: bytes, prior: Optional[Point], a: Any, pos: Any, nd: Any) -> Tuple[Optional[Point], int]:
+    """:func:`_scan_numpy` line by line. A line ``<digits> <value> <digits>`` (maybe a
+    "\\r" before the newline) parses for sure when its value has a shape ``float()``
+    reads (:func:`_value_shape_ok`); every other line goes through :func:`parse_line`."""
+    count = pos.size
+    newline = np.flatnonzero(nd == 10)  # index in pos / nd of each line's newline
+    n = newline.size
+    first = np.empty_like(newline)  # index of each line's first non-digit
+    first[0] = 0
+    np.add(newline[:-1], 1, out=first[1:])
+    ends = pos.take(newline)
+    run = np.empty(count, bool)  # whether digits come right before non-digit k
+    run[0] = pos[0] != 0
+    np.greater(np.diff(pos), 1, out=run[1:])
+    cr = (newline > first) & (nd.take(newline - 1) == 13) & ~run.take(newline)
+    stop = newline - cr  # index of the non-digit that ends the step
+    space = stop - 1  # the space before the step (index -1 only where first == stop == 0)
+    # "<digits> <value> <digits>": a space after the first run of digits and one before the last
+    framed = (space > first) & (nd.take(first) == 32) & run.take(first) & (nd.take(space) == 32) & run.take(stop)
+    inner = space - first - 1  # non-digits inside the value
+    closing = run.take(space)  # digits end the value
+    second = np.minimum(first + 1, count - 1)
+    plain = ((inner == 1) & (nd.take(second) == 46) & (run.take(second) | closing)) | ((inner == 0) & closing)
+    sure = framed & plain  # "<digits>.<digits>", "<digits>.", ".<digits>" or "<digits>"
+    rows = np.flatnonzero(framed & ~plain & (inner >= 1) & (inner <= 6))
+    if rows.size:
+        u64 = np.uint64
+        at, inside = first.take(rows) + 1, inner.take(rows)
+        shape = (closing.take(rows).astype(u64) << u64(54)) | (inside.astype(u64) << u64(55))
+        for j in range(6):
+            k = np.minimum(at + j, count - 1)
+            code = (nd.take(k).astype(u64) << u64(1)) | run.take(k)
+            code[inside <= j] = 0
+            shape |= code << u64(9 * j)
+        shapes, which = np.unique(shape, return_inverse=True)
+        good = np.array([_value_shape_ok(int(s)) for s in shapes.tolist()], bool)
+        sure[rows[good.take(which.ravel())]] = True
+    sure = np.flatnonzero(sure)
+    space, stop = pos.take(space.take(sure)), pos.take(stop.take(sure))
+    step_len = stop - space - 1
+    too_long = step_len > _MAX_STEP_DIGITS
+    limit = _int_digits_limit()
+    if limit:
+        starts = ends.take(np.maximum(sure - 1, 0)) + 1
+        starts[sure == 0] = 0
+        too_long |= pos.take(first.take(sure)) - starts > limit
+    if too_long.any():
+        keep = ~too_long
+        sure, space, step_len = sure[keep], space[keep], step_len[keep]
+    loose = np.ones(n, bool)
+    loose[sure] = False
+    loose = np.flatnonzero(loose)
+    if 2 * loose.size > n:
+        return _scan_exact(data, prior)
+    return _finish(np, data, prior, a, ends, sure, space, step_len, loose)
+
+
+def _finish(
+    np: Any,
+    data: bytes,
+    prior: Optional[Point],
+    a: Any,
+    ends: Any,
+    sure: Any,
+    space: Any,
+    step_len: Any,
+    loose: Any,
+) -> Tuple[Optional[Point], int]:
+    """The latest point. Line i is ``data[ends[i - 1] + 1:ends[i]]``; the lines ``sure``
+    (None: all) parse, and the step of ``sure[r]`` is the ``step_len[r]`` digits after
+    ``space[r]``; the lines ``loose`` (None: none) are parsed here, one by one."""
+
+    def bounds(rows: Any) -> Any:
+        starts = ends.take(rows - 1) + 1
+        if rows.size and rows[0] == 0:
+            starts[0] = 0
+        return zip(rows.tolist(), starts.tolist(), ends.take(rows).tolist())
+
+    skipped = 0
+    found: List[Tuple[int, Point]] = []  # (line, point) of the loose lines that parse
+    if loose is not None and loose.size:
+        for i, start, end in bounds(loose):
+            try:
+                found.append((i, parse_line(data[start:end].decode("utf-8", errors="replace"))))
+            except ValueError:
+                skipped += 1
+    top: Any = None
+    rows: Any = None
+    if step_len.size:
+        top, rows = _top_steps(np, a, data, space, step_len)
+        if sure is not None:
+            rows = sure.take(rows)
+    if found:
+        loose_top = max(point[2] for _, point in found)
+        if top is None or loose_top > top:
+            top, rows = loose_top, None
+        found = [(i, point) for i, point in found if point[2] == top]
+    candidates = found
+    if rows is not None:
+        candidates += [(i, parse_line(data[start:end].decode("ascii"))) for i, start, end in bounds(rows)]
+        candidates.sort(key=itemgetter(0))
+    points = [point for _, point in candidates]
+    return latest(([prior] if prior is not None else []) + points), skipped
+
+
+def _top_steps(np: Any, a: Any, data: bytes, space: Any, step_len: Any) -> Tuple[int, Any]:
+    """The greatest step, and the rows that have it, of the steps spelled by the
+    ``step_len[r]`` digits after ``space[r]``: the longest, then digit by digit (the same
+    order as the numbers', unless the longest start with zeros)."""
+    longest = int(step_len.max())
+    rows = np.flatnonzero(step_len == longest)
+    at = space.take(rows) + 1
+    col = a.take(at)
+    for j in range(longest):
+        if j:
+            col = a.take(at + j)
+        top = col.max()
+        if j == 0 and top == 48 and longest > 1:  # all of them start with a zero
+            return _top_numbers(np, a, space, step_len)
+        if rows.size == 1:
+            break
+        keep = col == top
+        rows, at = rows[keep], at[keep]
+    start = int(at[0])
+    return int(data[start : start + longest]), rows
+
+
+def _top_numbers(np: Any, a: Any, space: Any, step_len: Any) -> Tuple[int, Any]:
+    """:func:`_top_steps` by the value of every step."""
+    back = np.arange(int(step_len.max()))
+    digit_at = (space + step_len)[:, None] - back
+    there = back < step_len[:, None]
+    digits = np.where(there, a.take(np.where(there, digit_at, 0)).astype(np.int64) - 48, 0)
+    values = digits @ (np.int64(10) ** back.astype(np.int64))
+    top = values.max()
+    return int(top), np.flatnonzero(values == top)
 
 
 def parse_history(data: bytes) -> Tuple[List[Point], int]:
