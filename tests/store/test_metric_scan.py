@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from litexp.store.file import metric_lines
-from litexp.store.file.metric_lines import format_lines, latest, parse_line, scan_latest
+from litexp.store.file.metric_lines import format_lines, latest, parse_history, parse_line, scan_latest
 
 
-def reference(data, prior=None):
+def reference_points(data):
     lines = data.decode("utf-8", errors="replace").split("\n")
     skipped = 0
     if lines[-1] == "":
@@ -29,13 +29,18 @@ def reference(data, prior=None):
     else:
         lines.pop()  # torn last line
         skipped += 1
-    points = [] if prior is None else [prior]
+    points = []
     for line in lines:
         try:
             points.append(parse_line(line))
         except ValueError:
             skipped += 1
-    return latest(points), skipped
+    return points, skipped
+
+
+def reference(data, prior=None):
+    points, skipped = reference_points(data)
+    return latest(([] if prior is None else [prior]) + points), skipped
 
 
 def key(result):
@@ -103,7 +108,6 @@ def lines(draw):
         return draw(st.text(max_size=20)).replace("\n", "").encode("utf-8", "surrogatepass") + b"\n"
     if kind == "blank":
         return draw(st.sampled_from([b"\n", b" \n", b"\r\n", b"  \n"]))
-    sep = draw(separators)
     ts, value, step = draw(integers), draw(values), draw(integers)
     fields = {
         "1": [ts],
@@ -113,7 +117,7 @@ def lines(draw):
         "5": [ts, value, step, draw(st.text("abc0123", max_size=5)), draw(st.text("abc0123", max_size=5))],
         "lead": [ts, value, step],
     }[kind]
-    text = sep.join(fields) + draw(endings)
+    text = fields[0] + "".join(draw(separators) + field for field in fields[1:]) + draw(endings)
     if kind == "lead":
         text = draw(st.sampled_from([" ", "\t", "\xa0", "\ufeff"])) + text
     return text.encode("utf-8", "surrogatepass")
@@ -273,3 +277,23 @@ def test_importing_litexp_does_not_import_numpy():
     code = "import sys, litexp, litexp.store.file.metric_lines as m; m.scan_latest(b'1 2 3\\n'); print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(typical_lines(), max_size=10), st.lists(lines(), max_size=3), st.randoms(), st.booleans())
+def test_parse_history_reads_every_line_as_parse_line(chunks, odd, rnd, torn):
+    for line in odd:  # a few odd lines among typical ones
+        chunks.insert(rnd.randint(0, len(chunks)), line)
+    data = b"".join(chunks) + (b"1 2" if torn else b"")
+    points, skipped = reference_points(data)
+    got_points, got_skipped = parse_history(data)
+    assert [repr(p) for p in got_points] == [repr(p) for p in points] and got_skipped == skipped
+
+
+@pytest.mark.parametrize("line", [b"1\t2 3 4\n", b"1 2\t3 4\n", b"1 2 3\x1c4\n", b"1 2 3\r\n", b"1 2 3\t\n", b"1 2 3 \n"])
+@pytest.mark.parametrize("before", [b"", b"5 0.5 7\n" * 3])
+def test_parse_history_whitespace_inside_fields(line, before):
+    data = before + line
+    points, skipped = reference_points(data)
+    assert parse_history(data) == (points, skipped)
+    assert key(scan_latest(data)) == key(reference(data))

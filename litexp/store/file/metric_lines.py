@@ -33,7 +33,8 @@ def parse_line(line: str) -> Point:
     return ts, value, step
 
 
-_PLAIN_LINES = re.compile(r"(?:[^ \n]+ [^ \n]+ [^ \n]+\n)*")
+# fields without whitespace (a tab inside one would shift the tokens of str.split)
+_PLAIN_LINES = re.compile(r"(?:\S+ \S+ \S+\r?\n)*")
 
 
 def _plain_tokens(data: bytes) -> Optional[List[str]]:
