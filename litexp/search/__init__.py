@@ -20,7 +20,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 from ..records import RunRecord, Selection
 from ._dialect import RUNS
 from ._experiments import filter_experiments, parse_experiment_filter, parse_experiment_order_by
-from ._frame import FIXED_COLUMNS, runs_to_frame
+from ._frame import FIXED_COLUMNS, FrameBuilder, runs_to_frame
 from ._match import RUN_NAME_TAG, match_experiment, match_run
 from ._model import (ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Clause, OrderKey, ParsedFilter,
                      ParsedOrder)
@@ -37,6 +37,7 @@ __all__ = [
     "needed_keys",
     "server_filter",
     "runs_to_frame",
+    "FrameBuilder",
     "filter_experiments",
     "parse_experiment_filter",
     "parse_experiment_order_by",

@@ -11,23 +11,26 @@ pandas is imported only when a frame is built.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+import math
+from array import array
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..records import RunRecord
 
-__all__ = ["runs_to_frame", "FIXED_COLUMNS"]
+__all__ = ["runs_to_frame", "FrameBuilder", "FIXED_COLUMNS"]
 
 FIXED_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
 
 
-def _key_order(mappings: Sequence[Dict[str, Any]]) -> List[str]:
-    """Column keys in the order MLflow's ``_add_values`` creates them."""
+def _key_order(mappings: Sequence[Any]) -> List[str]:
+    """Column keys in the order MLflow's ``_add_values`` creates them (from each run's keys,
+    in the run's own order)."""
     order: List[str] = []
     known: set = set()
     for values in mappings:
         if not values:
             continue
-        new = set(values.keys()) - known
+        new = set(values) - known
         if new:
             for key in new:
                 order.append(key)
@@ -50,26 +53,94 @@ def _times(values: List[Optional[int]]) -> Any:
     return pd.Series(pd.to_datetime(millis, unit="ms", utc=True)).astype(probe).array
 
 
+class FrameBuilder:
+    """Builds the frame of :func:`runs_to_frame` from runs added one at a time.
+
+    Only the values of each run are kept (column-wise, strings shared), not the
+    run records, so a caller streaming runs holds about what the frame will. The
+    row order is given at the end (:meth:`frame`); rows are in the order added
+    otherwise.
+    """
+
+    def __init__(self) -> None:
+        self.run_ids: List[str] = []
+        self._fixed: List[List[Any]] = [[], [], [], [], []]  # experiment_id, status, artifact_uri, start, end
+        self._keys: List[Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...]]] = []
+        self._shared: Dict[Any, Any] = {}
+        # kind → key → (rows, values): only the rows that have the key
+        self._cells: Tuple[Dict[str, Tuple[Any, List[Any]]], ...] = ({}, {}, {})
+
+    def __len__(self) -> int:
+        return len(self.run_ids)
+
+    def add(self, record: RunRecord) -> None:
+        shared = self._shared.setdefault
+        row = len(self.run_ids)
+        self.run_ids.append(record.run_id)
+        fixed = self._fixed
+        fixed[0].append(shared(record.experiment_id, record.experiment_id))
+        fixed[1].append(shared(record.status, record.status))
+        fixed[2].append(record.artifact_uri)
+        fixed[3].append(record.start_time)
+        fixed[4].append(record.end_time)
+        keys = []
+        for cells, values in zip(self._cells, (record.metrics, record.params, record.tags)):
+            names = tuple(values)
+            keys.append(shared(names, names))
+            for key, value in values.items():
+                cell = cells.get(key)
+                if cell is None:
+                    # metric values packed as doubles: no float object is kept per value
+                    cell = cells[key] = (array("i"), array("d") if cells is self._cells[0] else [])
+                cell[0].append(row)
+                cell[1].append(value)
+        self._keys.append(tuple(keys))  # type: ignore[arg-type]
+
+    def default_order(self) -> List[int]:
+        """Rows in MLflow's default order: newest start first, then by run id."""
+        starts, ids = self._fixed[3], self.run_ids
+        return sorted(range(len(ids)), key=lambda i: (-starts[i] if starts[i] is not None else math.inf, ids[i]))
+
+    def frame(self, order: Optional[Sequence[int]] = None) -> Any:
+        """The DataFrame, rows in ``order`` (positions in the order added; default: as added)."""
+        import numpy as np
+        import pandas as pd
+
+        rows = list(range(len(self.run_ids))) if order is None else list(order)
+        if not rows:  # as MLflow builds it: empty lists
+            return pd.DataFrame({name: [] for name in FIXED_COLUMNS})
+        where = array("i", [0]) * len(self.run_ids)
+        for position, row in enumerate(rows):
+            where[row] = position
+        fixed = self._fixed
+        n = len(rows)
+        # each column becomes a pandas Series at once, and what built it is dropped (memory stays
+        # near the frame's own)
+        data: Dict[str, Any] = {"run_id": pd.Series([self.run_ids[i] for i in rows])}
+        for name, values in zip(("experiment_id", "status", "artifact_uri"), fixed[:3]):
+            data[name] = pd.Series([values[i] for i in rows])
+        data["start_time"] = pd.Series(_times([fixed[3][i] for i in rows]))
+        data["end_time"] = pd.Series(_times([fixed[4][i] for i in rows]))
+        self.run_ids, self._fixed = [], [[], [], [], [], []]
+        for kind, prefix in enumerate(("metrics.", "params.", "tags.")):
+            cells = self._cells[kind]
+            for key in _key_order([self._keys[i][kind] for i in rows]):
+                found, values = cells.pop(key)
+                column: Any
+                if kind == 0:
+                    column = np.full(n, np.nan)
+                    column[np.frombuffer(where, dtype=np.int32)[np.frombuffer(found, dtype=np.int32)]] = np.frombuffer(values, dtype=np.float64)
+                else:
+                    column = [None] * n
+                    for row, value in zip(found, values):
+                        column[where[row]] = value
+                data[prefix + key] = pd.Series(column)
+        return pd.DataFrame(data)
+
+
 def runs_to_frame(records: Sequence[RunRecord]) -> Any:
     """One row per run, in the given order, as ``mlflow.search_runs`` builds it."""
-    import numpy as np
-    import pandas as pd
-
-    data: Dict[str, Any] = {
-        "run_id": [r.run_id for r in records],
-        "experiment_id": [r.experiment_id for r in records],
-        "status": [r.status for r in records],
-        "artifact_uri": [r.artifact_uri for r in records],
-        "start_time": _times([r.start_time for r in records]),
-        "end_time": _times([r.end_time for r in records]),
-    }
-    metrics = [r.metrics for r in records]
-    params = [r.params for r in records]
-    tags = [r.tags for r in records]
-    for key in _key_order(metrics):
-        data["metrics." + key] = [m.get(key, np.nan) for m in metrics]
-    for key in _key_order(params):
-        data["params." + key] = [p.get(key) for p in params]
-    for key in _key_order(tags):
-        data["tags." + key] = [t.get(key) for t in tags]
-    return pd.DataFrame(data)
+    builder = FrameBuilder()
+    for record in records:
+        builder.add(record)
+    return builder.frame()
