@@ -75,6 +75,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+import bench_churn  # noqa: E402
 import bench_push  # noqa: E402
 import bench_server  # noqa: E402
 REPO = HERE.parent
@@ -350,6 +351,7 @@ WORKERS: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {
     "floor-stat": worker_floor_stat,
     "profile": worker_profile,
     **bench_server.WORKERS,
+    **bench_churn.WORKERS,
     **bench_push.WORKERS,
 }
 
@@ -758,6 +760,11 @@ class Bench:
             measurement=f"2. run churn: {n} x (start, 5 params, 5 metrics, end)",
             litexp=lit, mlflow=ml, mlflow_timed_out=ml_timeout, floor=[], unit="s", goals=[("mlflow", 20.0)],
         )
+        log("churn: against the plain-os floor, and inside a git work tree (tools/bench_churn.py)")
+        try:
+            bench_churn.measure(self, sample, WorkerTimeout)
+        except bench_churn.ChurnFailure as exc:
+            raise BenchError(str(exc)) from exc
 
     # 3 / 4 ----------------------------------------------------------------
     def floor_read(self, store: Store) -> List[float]:
@@ -1084,7 +1091,7 @@ def render_table(rows: List[Dict[str, Any]]) -> str:
             elif kind == "base":
                 r = _ratio(lit, median(row["base"]))
                 verdict = "?" if r is None else ("met" if r <= target else "not met")
-                goals.append(f"≤{target:g}× 1-step: {_fmt_ratio(r)}, {verdict}")
+                goals.append(f"≤{target:g}× {row.get('base_name', '1-step')}: {_fmt_ratio(r)}, {verdict}")
             elif kind == "per_runs":
                 runs, scaled = row["goal_runs"], None
                 if lit is not None:

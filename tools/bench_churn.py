@@ -242,15 +242,16 @@ def measure(bench: _Bench, sample: Sampler, timeout_error: Type[BaseException]) 
     failed = f"FAILED: {problems[0]}" if problems else ""
     files = len(results["floor"][0]["names"]) if results["floor"] else 0
     bench.add_row(
-        measurement=f"run creation: {n} x (`with R.start(...)`, 5 params, 5 metrics, end) outside any git work tree; "
+        measurement=f"2. run creation: {n} x (`with R.start(...)`, 5 params, 5 metrics, end) outside any git work tree; "
                     f"floor = the same run folder and its {files} folders and files, and the heartbeat file made "
                     "and removed, with plain `os` calls",
         litexp=outside, mlflow=[], floor=floor, unit="s", goals=[("floor", 2.0)], litexp_extra=failed,
     )
     bench.add_row(
-        measurement=f"run creation inside a git work tree: the same {n} runs (commit tag, code_diff.txt, "
+        measurement=f"2. run creation inside a git work tree: the same {n} runs (commit tag, code_diff.txt, "
                     "code_status.txt, code_cached.txt) vs outside (the goal's base)",
-        litexp=inside, mlflow=[], floor=[], unit="s", goals=[("base", 1.5)], base=outside, litexp_extra=failed,
+        litexp=inside, mlflow=[], floor=[], unit="s", goals=[("base", 1.5)], base=outside, base_name="outside git",
+        litexp_extra=failed,
     )
     if problems:
         raise ChurnFailure("; ".join(dict.fromkeys(problems)))
