@@ -8,7 +8,7 @@ bounded by the result, not by the store.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import InvalidInputError
 from .records import Selection
@@ -62,6 +62,20 @@ class _Light:
     """A matched run as the order needs it (a few hundred bytes, not a whole record)."""
 
     __slots__ = _LIGHT_FIELDS
+    run_id: Any
+    experiment_id: Any
+    run_name: Any
+    user_id: Any
+    status: Any
+    start_time: Any
+    end_time: Any
+    artifact_uri: Any
+    lifecycle_stage: Any
+    deleted_time: Any
+    metrics: Dict[str, Any]
+    params: Dict[str, Any]
+    tags: Dict[str, Any]
+    datasets: List[Any]
 
 
 def _light(record: RunRecord, order: Any) -> Any:
@@ -72,8 +86,8 @@ def _light(record: RunRecord, order: Any) -> Any:
         setattr(light, name, None)
     # run_name is always filled in by the reader (from the mlflow.runName tag when meta.yaml has none)
     light.run_id, light.start_time, light.run_name = record.run_id, record.start_time, record.run_name
-    kept: dict = {METRIC: {}, PARAM: {}, TAG: {}}
-    sources = {METRIC: record.metrics, PARAM: record.params, TAG: record.tags}
+    kept: Dict[str, Dict[str, Any]] = {METRIC: {}, PARAM: {}, TAG: {}}
+    sources: Dict[str, Dict[str, Any]] = {METRIC: record.metrics, PARAM: record.params, TAG: record.tags}
     for key in order.keys:
         if key.entity == ATTRIBUTE:
             setattr(light, key.key, getattr(record, key.key))

@@ -68,7 +68,7 @@ class FrameBuilder:
         self._keys: List[Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...]]] = []
         self._shared: Dict[Any, Any] = {}
         # kind → key → (rows, values): only the rows that have the key
-        self._cells: Tuple[Dict[str, Tuple[Any, List[Any]]], ...] = ({}, {}, {})
+        self._cells: Tuple[Dict[str, Tuple[Any, Any]], ...] = ({}, {}, {})
 
     def __len__(self) -> int:
         return len(self.run_ids)
@@ -84,7 +84,8 @@ class FrameBuilder:
         fixed[3].append(record.start_time)
         fixed[4].append(record.end_time)
         keys = []
-        for cells, values in zip(self._cells, (record.metrics, record.params, record.tags)):
+        sources: Tuple[Dict[str, Any], ...] = (record.metrics, record.params, record.tags)
+        for cells, values in zip(self._cells, sources):
             names = tuple(values)
             keys.append(shared(names, names))
             for key, value in values.items():

@@ -206,7 +206,7 @@ def _connect(path: str, create: bool) -> Any:
     uri = "file:" + _quote(path) + ("" if create else "?mode=ro")
     db = sqlite3.connect(uri, uri=True, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
     try:
-        db.isolation_level = ""  # `with db:` then opens and commits one transaction
+        db.isolation_level = ""  # type: ignore[assignment]  # `with db:` then opens and commits one transaction
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if create:
             if version != FORMAT:

@@ -159,8 +159,8 @@ class RunScanner:
         sel = selection or Selection()
         base = run_dir + os.sep
         partial = []
-        for (folder, kind), keys, out in zip(_KINDS, (sel.metrics, sel.params, sel.tags),
-                                             (record.metrics, record.params, record.tags)):
+        outs: Tuple[Dict[str, Any], ...] = (record.metrics, record.params, record.tags)
+        for (folder, kind), keys, out in zip(_KINDS, (sel.metrics, sel.params, sel.tags), outs):
             if keys is not None:
                 partial.append(folder)
             if self._data(base, folder, kind, keys, cached, fresh, out):
