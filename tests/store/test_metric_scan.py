@@ -297,3 +297,15 @@ def test_parse_history_whitespace_inside_fields(line, before):
     points, skipped = reference_points(data)
     assert parse_history(data) == (points, skipped)
     assert key(scan_latest(data)) == key(reference(data))
+
+
+@pytest.mark.parametrize("count", [5, 20, 100, 400])
+def test_many_shapes_of_lines(count):
+    """Lines of many different shapes among typical ones (more than are looked at one by one)."""
+    rnd = random.Random(count)
+    rows = list(BIG_LINES)
+    for _ in range(count):
+        value = "".join(rnd.choice("0123456789.-+eEnaif") for _ in range(rnd.randint(1, 9)))
+        end = rnd.choice(["\n", "\r\n", " \n"])
+        rows.insert(rnd.randint(0, len(rows)), f"{rnd.randint(0, 10**13)} {value} {rnd.randint(0, 4000)}{end}".encode())
+    check(b"".join(rows))

@@ -122,32 +122,6 @@ def _int_digits_limit() -> int:
     return get() if get is not None else 0
 
 
-@lru_cache(maxsize=1024)
-def _value_shape_ok(shape: int) -> bool:
-    """Whether ``float()`` reads every value field of this shape (see :func:`_scan_shapes`).
-
-    A shape lists the value's non-digit bytes and which runs of digits around them are
-    not empty. Which digits a run holds, and how many, never decides whether ``float()``
-    accepts the text, so one text of the shape (each run of digits spelled "1") decides."""
-    count, closing = shape >> 55, (shape >> 54) & 1
-    text = []
-    for j in range(count):
-        code = (shape >> (9 * j)) & 511
-        byte = code >> 1
-        if byte not in _VALUE_BYTES:
-            return False
-        if code & 1:
-            text.append("1")
-        text.append(chr(byte))
-    if closing:
-        text.append("1")
-    try:
-        float("".join(text))
-    except ValueError:
-        return False
-    return True
-
-
 class _Scratch(threading.local):
     """Per-thread buffers for the large temporary arrays of :func:`_scan_numpy`: fresh
     arrays of that size cost page faults on every call."""
@@ -203,16 +177,19 @@ def _non_digits(np: Any, a: Any) -> Any:
     n = a.size
     even = n + (n & 1)
     mask = _scratch.get(np, np.bool_, even)
-    np.greater(np.subtract(a, 48, out=_scratch.get(np, np.uint8, n)), 9, out=mask[:n])
     mask[n:] = False
+    shifted = mask[:n].view(np.uint8)
+    np.subtract(a, 48, out=shifted)  # "0"..."9" become 0...9, any other byte more (modulo 256)
+    np.greater(shifted, 9, out=mask[:n])
     pairs = mask.view("<u2")
     pos = np.flatnonzero(np.not_equal(pairs, 0, out=_scratch.get(np, "pairs", even // 2)))
     which = pairs.take(pos)  # 1: the first byte, 256: the second, 257: both
-    if which.size and which.max() > 256:
-        return np.flatnonzero(mask[:n])
     pos <<= 1
+    both = np.flatnonzero(which == 257)
     which >>= 8
     pos += which
+    if both.size:  # the second byte is in, the first goes before it
+        pos = np.insert(pos, both, pos.take(both) - 1)
     return pos
 
 
@@ -223,9 +200,9 @@ def _too_long(longest: int, gaps: Any, first: int) -> bool:
 
 
 def _scan_shapes(np: Any, data: bytes, prior: Optional[Point], a: Any, pos: Any, nd: Any) -> Tuple[Optional[Point], int]:
-    """:func:`_scan_numpy` line by line. A line ``<digits> <value> <digits>`` (maybe a
-    "\\r" before the newline) parses for sure when its value has a shape ``float()``
-    reads (:func:`_value_shape_ok`); every other line goes through :func:`parse_line`."""
+    """:func:`_scan_numpy` line by line. A line's non-digits, each marked when digits
+    come right before it, make its shape (:func:`_line_shape`); lines of a shape that
+    surely parses are not parsed, the others go through :func:`parse_line`."""
     count = pos.size
     newline = np.flatnonzero(nd == 10)  # index in pos / nd of each line's newline
     n = newline.size
@@ -233,50 +210,115 @@ def _scan_shapes(np: Any, data: bytes, prior: Optional[Point], a: Any, pos: Any,
     first[0] = 0
     np.add(newline[:-1], 1, out=first[1:])
     ends = pos.take(newline)
-    run = np.empty(count, bool)  # whether digits come right before non-digit k
-    run[0] = pos[0] != 0
-    np.greater(np.diff(pos), 1, out=run[1:])
-    cr = (newline > first) & (nd.take(newline - 1) == 13) & ~run.take(newline)
-    stop = newline - cr  # index of the non-digit that ends the step
-    space = stop - 1  # the space before the step (index -1 only where first == stop == 0)
-    # "<digits> <value> <digits>": a space after the first run of digits and one before the last
-    framed = (space > first) & (nd.take(first) == 32) & run.take(first) & (nd.take(space) == 32) & run.take(stop)
-    inner = space - first - 1  # non-digits inside the value
-    closing = run.take(space)  # digits end the value
-    second = np.minimum(first + 1, count - 1)
-    plain = ((inner == 1) & (nd.take(second) == 46) & (run.take(second) | closing)) | ((inner == 0) & closing)
-    sure = framed & plain  # "<digits>.<digits>", "<digits>.", ".<digits>" or "<digits>"
-    rows = np.flatnonzero(framed & ~plain & (inner >= 1) & (inner <= 6))
-    if rows.size:
-        u64 = np.uint64
-        at, inside = first.take(rows) + 1, inner.take(rows)
-        shape = (closing.take(rows).astype(u64) << u64(54)) | (inside.astype(u64) << u64(55))
-        for j in range(6):
-            k = np.minimum(at + j, count - 1)
-            code = (nd.take(k).astype(u64) << u64(1)) | run.take(k)
-            code[inside <= j] = 0
-            shape |= code << u64(9 * j)
-        shapes, which = np.unique(shape, return_inverse=True)
-        good = np.array([_value_shape_ok(int(s)) for s in shapes.tolist()], bool)
-        sure[rows[good.take(which.ravel())]] = True
-    sure = np.flatnonzero(sure)
-    space, stop = pos.take(space.take(sure)), pos.take(stop.take(sure))
-    step_len = stop - space - 1
-    too_long = step_len > _MAX_STEP_DIGITS
+    # one byte per non-digit: the byte (127 for any beyond ASCII), the top bit set after digits
+    code = np.zeros(count + 8, np.uint8)
+    np.minimum(nd, 127, out=code[:count])
+    code[0] |= 128 if pos[0] else 0
+    gaps = np.subtract(pos[1:], pos[:-1], out=_scratch.get(np, np.intp, count - 1))
+    code[1:count] |= np.greater(gaps, 1, out=_scratch.get(np, "runs", count - 1)).view(np.uint8) << 7
+    # the shape of a line: the codes of its first 8 non-digits, up to its newline
+    keys = np.ndarray((count + 1,), "<u8", code, strides=(1,)).take(first)
+    size = newline - first + 1
+    keys &= _key_masks(np).take(np.minimum(size, 9))  # more than 8: 0, parsed one by one
+    steps = np.zeros(n, np.intp)  # per line: its step's space among its non-digits; 0: not sure
+    rest: Any = None  # the lines (None: all) whose shape is still to be looked at
+    for _ in range(8):  # one shape after the other: files have few
+        same = keys == keys[0]
+        step = _line_shape(int(keys[0]))
+        if step:
+            steps[same if rest is None else rest[same]] = step
+        other = np.flatnonzero(~same)
+        if not other.size:
+            break
+        rest = other if rest is None else rest.take(other)
+        keys = keys.take(other)
+    else:
+        shapes, which = np.unique(keys, return_inverse=True)
+        if shapes.size <= 64:  # lines of yet more shapes are parsed one by one
+            steps[rest] = np.array([_line_shape(int(x)) for x in shapes.tolist()]).take(which.ravel())
+    if steps.all():  # every line parses
+        sure, loose, at = None, None, first + steps
+    else:
+        sure = np.flatnonzero(steps)
+        at = first.take(sure) + steps.take(sure)
+    space = pos.take(at)
+    step_len = pos.take(at + 1) - space - 1
+    too_long = None
+    if step_len.size and step_len.max() > _MAX_STEP_DIGITS:
+        too_long = step_len > _MAX_STEP_DIGITS
     limit = _int_digits_limit()
-    if limit:
-        starts = ends.take(np.maximum(sure - 1, 0)) + 1
-        starts[sure == 0] = 0
-        too_long |= pos.take(first.take(sure)) - starts > limit
-    if too_long.any():
+    if limit and max(int(gaps.max()) if gaps.size else 0, int(pos[0])) > limit:  # maybe a long timestamp
+        rows = np.arange(n) if sure is None else sure
+        long_ts = pos.take(first.take(rows)) - _starts(ends, rows) > limit
+        too_long = long_ts if too_long is None else too_long | long_ts
+    if too_long is not None and too_long.any():
         keep = ~too_long
-        sure, space, step_len = sure[keep], space[keep], step_len[keep]
-    loose = np.ones(n, bool)
-    loose[sure] = False
-    loose = np.flatnonzero(loose)
-    if 2 * loose.size > n:
-        return _scan_exact(data, prior)
+        sure = np.flatnonzero(keep) if sure is None else sure[keep]
+        space, step_len = space[keep], step_len[keep]
+    if sure is not None:
+        if 2 * sure.size < n:
+            return _scan_exact(data, prior)
+        loose = np.ones(n, bool)
+        loose[sure] = False
+        loose = np.flatnonzero(loose)
     return _finish(np, data, prior, a, ends, sure, space, step_len, loose)
+
+
+_masks: Any = None
+
+
+def _key_masks(np: Any) -> Any:
+    """Per line size (its non-digits): the bytes of a shape key that are that line's."""
+    global _masks
+    if _masks is None:
+        _masks = np.array([(1 << (8 * s)) - 1 if 0 < s < 9 else 0 for s in range(10)], np.uint64)
+    return _masks
+
+
+def _starts(ends: Any, rows: Any) -> Any:
+    """Where lines ``rows`` start, given where every line ends."""
+    starts = ends.take(rows - 1) + 1
+    starts[rows == 0] = 0
+    return starts
+
+
+@lru_cache(maxsize=4096)
+def _line_shape(key: int) -> int:
+    """For lines of this shape: where their step's space is among their non-digits if
+    they surely parse as ``<digits> <value> <digits>``, else 0.
+
+    Byte ``j`` of ``key`` is the code of the line's ``j``-th non-digit, up to the
+    newline: the byte, its top bit set when digits come right before it. Which digits,
+    and how many, never decide whether ``float()`` reads a value, so one text of the
+    shape (each run of digits spelled "1") decides for all lines of the shape."""
+    marks = []
+    while True:
+        byte, digits = key & 127, (key >> 7) & 1
+        marks.append((byte, digits))
+        if byte == 10 or not key:
+            break
+        key >>= 8
+    size = len(marks)
+    if marks[-1][0] != 10 or size < 3:
+        return 0
+    cr = marks[-2] == (13, 1) and not marks[-1][1]  # "\r\n"
+    step = size - 2 - cr  # the space before the step
+    if step < 1 or marks[0] != (32, 1) or marks[step][0] != 32 or not marks[step + 1][1]:
+        return 0
+    text = []
+    for byte, digits in marks[1:step]:
+        if byte not in _VALUE_BYTES:
+            return 0
+        if digits:
+            text.append("1")
+        text.append(chr(byte))
+    if marks[step][1]:
+        text.append("1")
+    try:
+        float("".join(text))
+    except ValueError:
+        return 0
+    return step
 
 
 def _finish(
@@ -295,10 +337,7 @@ def _finish(
     ``space[r]``; the lines ``loose`` (None: none) are parsed here, one by one."""
 
     def bounds(rows: Any) -> Any:
-        starts = ends.take(rows - 1) + 1
-        if rows.size and rows[0] == 0:
-            starts[0] = 0
-        return zip(rows.tolist(), starts.tolist(), ends.take(rows).tolist())
+        return zip(rows.tolist(), _starts(ends, rows).tolist(), ends.take(rows).tolist())
 
     skipped = 0
     found: List[Tuple[int, Point]] = []  # (line, point) of the loose lines that parse
