@@ -309,3 +309,17 @@ def test_many_shapes_of_lines(count):
         end = rnd.choice(["\n", "\r\n", " \n"])
         rows.insert(rnd.randint(0, len(rows)), f"{rnd.randint(0, 10**13)} {value} {rnd.randint(0, 4000)}{end}".encode())
     check(b"".join(rows))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([1, 3, 1000]), st.sampled_from([1, 2, 50]), st.booleans())
+def test_big_files_with_equal_steps_and_timestamps(seed, steps, stamps, nans):
+    """Many lines at the greatest step: the greatest timestamp decides, then the values
+    (first of equals, nan compares false), in file order."""
+    rnd = random.Random(seed)
+    rows = []
+    for _ in range(2500):
+        value = rnd.choice([math.nan, 0.5, -0.0, 0.0, 1.5]) if nans else rnd.random()
+        ts = 1735689600000 + rnd.randrange(stamps)
+        rows.append(f"{ts if rnd.random() > 0.01 else '0' + str(ts)} {value!r} {rnd.randrange(steps)}\n")
+    check("".join(rows).encode())

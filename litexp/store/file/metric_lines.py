@@ -165,7 +165,7 @@ def _scan_numpy(np: Any, data: bytes, prior: Optional[Point]) -> Tuple[Optional[
             if longest <= _MAX_STEP_DIGITS or (
                 step_len.max() <= _MAX_STEP_DIGITS and not _too_long(longest, gaps[3::4], pos[0])
             ):
-                return _finish(np, data, prior, a, pos[3::4], None, pos[2::4], step_len, None)
+                return _finish(np, data, prior, a, pos[3::4], None, pos[0::4], pos[2::4], step_len, None)
     return _scan_shapes(np, data, prior, a, pos, nd)
 
 
@@ -237,10 +237,11 @@ def _scan_shapes(np: Any, data: bytes, prior: Optional[Point], a: Any, pos: Any,
         if shapes.size <= 64:  # lines of yet more shapes are parsed one by one
             steps[rest] = np.array([_line_shape(int(x)) for x in shapes.tolist()]).take(which.ravel())
     if steps.all():  # every line parses
-        sure, loose, at = None, None, first + steps
+        sure, loose, at, ts_end = None, None, first + steps, pos.take(first)
     else:
         sure = np.flatnonzero(steps)
         at = first.take(sure) + steps.take(sure)
+        ts_end = pos.take(first.take(sure))
     space = pos.take(at)
     step_len = pos.take(at + 1) - space - 1
     too_long = None
@@ -249,19 +250,19 @@ def _scan_shapes(np: Any, data: bytes, prior: Optional[Point], a: Any, pos: Any,
     limit = _int_digits_limit()
     if limit and max(int(gaps.max()) if gaps.size else 0, int(pos[0])) > limit:  # maybe a long timestamp
         rows = np.arange(n) if sure is None else sure
-        long_ts = pos.take(first.take(rows)) - _starts(ends, rows) > limit
+        long_ts = ts_end - _starts(ends, rows) > limit
         too_long = long_ts if too_long is None else too_long | long_ts
     if too_long is not None and too_long.any():
         keep = ~too_long
         sure = np.flatnonzero(keep) if sure is None else sure[keep]
-        space, step_len = space[keep], step_len[keep]
+        ts_end, space, step_len = ts_end[keep], space[keep], step_len[keep]
     if sure is not None:
         if 2 * sure.size < n:
             return _scan_exact(data, prior)
         loose = np.ones(n, bool)
         loose[sure] = False
         loose = np.flatnonzero(loose)
-    return _finish(np, data, prior, a, ends, sure, space, step_len, loose)
+    return _finish(np, data, prior, a, ends, sure, ts_end, space, step_len, loose)
 
 
 _masks: Any = None
@@ -328,13 +329,16 @@ def _finish(
     a: Any,
     ends: Any,
     sure: Any,
+    ts_end: Any,
     space: Any,
     step_len: Any,
     loose: Any,
 ) -> Tuple[Optional[Point], int]:
     """The latest point. Line i is ``data[ends[i - 1] + 1:ends[i]]``; the lines ``sure``
-    (None: all) parse, and the step of ``sure[r]`` is the ``step_len[r]`` digits after
-    ``space[r]``; the lines ``loose`` (None: none) are parsed here, one by one."""
+    (None: all) parse, the timestamp of ``sure[r]`` ends at ``ts_end[r]`` and its step
+    is the ``step_len[r]`` digits after ``space[r]``; the lines ``loose`` (None: none)
+    are parsed here, one by one. Of the sure lines only those at the greatest step and,
+    among them, the greatest timestamp are parsed: only they can be the latest."""
 
     def bounds(rows: Any) -> Any:
         return zip(rows.tolist(), _starts(ends, rows).tolist(), ends.take(rows).tolist())
@@ -351,6 +355,12 @@ def _finish(
     rows: Any = None
     if step_len.size:
         top, rows = _top_steps(np, a, data, space, step_len)
+        if rows.size > 1:  # the same step: the greatest timestamp
+            lines = rows if sure is None else sure.take(rows)
+            starts = _starts(ends, lines)
+            ts_len = ts_end.take(rows) - starts
+            if ts_len.max() <= _MAX_STEP_DIGITS:
+                rows = rows.take(_top_steps(np, a, data, starts - 1, ts_len)[1])
         if sure is not None:
             rows = sure.take(rows)
     if found:
@@ -367,7 +377,7 @@ def _finish(
 
 
 def _top_steps(np: Any, a: Any, data: bytes, space: Any, step_len: Any) -> Tuple[int, Any]:
-    """The greatest step, and the rows that have it, of the steps spelled by the
+    """The greatest number, and the rows that have it, of the numbers spelled by the
     ``step_len[r]`` digits after ``space[r]``: the longest, then digit by digit (the same
     order as the numbers', unless the longest start with zeros)."""
     longest = int(step_len.max())
@@ -382,8 +392,9 @@ def _top_steps(np: Any, a: Any, data: bytes, space: Any, step_len: Any) -> Tuple
             return _top_numbers(np, a, space, step_len)
         if rows.size == 1:
             break
-        keep = col == top
-        rows, at = rows[keep], at[keep]
+        if col.min() != top:
+            keep = col == top
+            rows, at = rows[keep], at[keep]
     start = int(at[0])
     return int(data[start : start + longest]), rows
 
