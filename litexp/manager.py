@@ -12,6 +12,7 @@ from .experiment import Experiment
 from .recorder import Recorder
 from .records import ACTIVE, DEFAULT_STORE_FOLDER
 from .store import TrackingStore, ViewType, check_uri, open_store, path_to_uri
+from .store.file.experiments import Experiments
 
 logger = logging.getLogger("litexp")
 
@@ -133,6 +134,19 @@ class ExpManager:
     def _get_exp(self, experiment_id: Optional[str] = None, experiment_name: Optional[str] = None) -> Experiment:
         if experiment_id is None and experiment_name is None:
             raise InvalidInputError("Give an experiment id or an experiment name.")
+        if experiment_id is None:
+            # A file store answers from the experiment names it remembers, checked by stat on every
+            # call; that check's stat of the root also finds out whether the store exists, so the
+            # store is opened without the existence check here (opening writes nothing).
+            store = self._open_store(self.uri, create=True)
+            experiments = getattr(store, "experiments", None)
+            if isinstance(experiments, Experiments):
+                name = str(experiment_name)
+                exp_id = experiments.find_id(name)
+                if exp_id is None:
+                    self._open_store(self.uri)  # a missing store: the NotFoundError naming it
+                    raise NotFoundError(f"No active experiment named {experiment_name!r} in {self.uri}.")
+                return self._known_experiment(exp_id, name, store)
         store = self.store
         if experiment_id is not None:
             try:
@@ -147,9 +161,12 @@ class ExpManager:
             record = store.find_experiment(str(experiment_name), ViewType.ACTIVE_ONLY)
             if record is None:
                 raise NotFoundError(f"No active experiment named {experiment_name!r} in {self.uri}.")
-        if self.active_experiment is not None and self.active_experiment.id == record.experiment_id:
+        return self._known_experiment(record.experiment_id, record.name, store)
+
+    def _known_experiment(self, experiment_id: str, name: str, store: TrackingStore) -> Experiment:
+        if self.active_experiment is not None and self.active_experiment.id == experiment_id:
             return self.active_experiment
-        return self._experiment(record.experiment_id, record.name, store)
+        return self._experiment(experiment_id, name, store)
 
     def _get_or_create_exp(self, experiment_id: Optional[str] = None, experiment_name: Optional[str] = None) -> Any:
         try:

@@ -20,15 +20,25 @@ from .errors import InvalidInputError, LitexpError, LoadObjectError, NotFoundErr
 from .records import Heartbeat
 from .store import RunRecord, TrackingStore, open_store
 from .store import validation as v
-from .store.file.runs import Runs
 
 PICKLE_PROTOCOL = 4
 
 
+_time_texts: Dict[Any, str] = {}
+
+
 def _fmt_time(ms: Optional[int]) -> Optional[str]:
+    """Local time of an epoch-ms stamp, to the second (remembered per second and time zone)."""
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000.0).strftime("%Y-%m-%d %H:%M:%S")
+    key = (ms // 1000, time.timezone, time.altzone, time.tzname)
+    text = _time_texts.get(key)
+    if text is None:
+        text = datetime.fromtimestamp(ms / 1000.0).strftime("%Y-%m-%d %H:%M:%S")
+        if len(_time_texts) >= 64:
+            _time_texts.clear()
+        _time_texts[key] = text
+    return text
 
 
 def _now_ms() -> int:
@@ -219,24 +229,10 @@ class Recorder:
         if commit:
             tags[GIT_COMMIT_TAG] = commit
         files = {name: _text_file(text) for name, text in git.items()}
-        args = (self.experiment_id, self.name, tags[USER_TAG], _now_ms(), tags, owner, _capture.run_params())
-        runs = getattr(store, "runs", None)
-        if files and isinstance(runs, Runs):
-            run = runs.create_run(*args, artifacts=files)
-        else:
-            run = store.create_run(*args)
+        run = store.create_run(self.experiment_id, self.name, tags[USER_TAG], _now_ms(), tags, owner,
+                               _capture.run_params(), artifacts=files or None)
         self._load(run)
-        if files:
-            self._log_files(run.run_id, files)
         return run
-
-    def _log_files(self, run_id: str, files: Dict[str, bytes]) -> None:
-        with tempfile.TemporaryDirectory(prefix="litexp-") as tmp:
-            for name, data in files.items():
-                path = os.path.join(tmp, name)
-                with open(path, "wb") as fh:
-                    fh.write(data)
-                self.store.log_artifact(run_id, path)
 
     def end_run(self, status: str = STATUS_S) -> None:
         """Flush buffered logs and set the final status (default Qlib's SCHEDULED) and end time."""

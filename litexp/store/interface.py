@@ -11,9 +11,13 @@ method that may download.
 from __future__ import annotations
 
 import abc
-from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
+import os
+import tempfile
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from ..errors import InvalidInputError
 from ..records import ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection
+from . import validation as v
 
 
 class TrackingStore(abc.ABC):
@@ -66,9 +70,30 @@ class TrackingStore(abc.ABC):
         tags: Optional[Mapping[str, str]] = None,
         owner: Optional[Heartbeat] = None,
         params: Optional[Mapping[str, str]] = None,
+        artifacts: Optional[Mapping[str, bytes]] = None,
     ) -> RunRecord:
         """A new RUNNING run; ``owner`` (the process running it) and ``params`` are written
-        before the run is visible."""
+        before the run is visible. ``artifacts`` (plain file name → content) become artifact
+        files of the run: a file store writes them into the new run folder before the run is
+        visible when its experiment keeps artifacts there, else right after it is created."""
+
+    @staticmethod
+    def _artifact_files(artifacts: Optional[Mapping[str, bytes]]) -> Dict[str, bytes]:
+        """A copy of :meth:`create_run`'s ``artifacts``; a name that is not a plain file name is refused."""
+        files = dict(artifacts or {})
+        for name in files:
+            if not isinstance(name, str) or not name or "/" in name or v.artifact_subpath(name) != name:
+                raise InvalidInputError(f"Artifact file name {name!r} of a new run must be a plain file name.")
+        return files
+
+    def _log_file_contents(self, run_id: str, files: Mapping[str, bytes]) -> None:
+        """Log each content as an artifact file at the run's artifact root (through a temporary folder)."""
+        with tempfile.TemporaryDirectory(prefix="litexp-") as tmp:
+            for name, data in files.items():
+                path = os.path.join(tmp, name)
+                with open(path, "wb") as fh:
+                    fh.write(data)
+                self.log_artifact(run_id, path)
 
     @abc.abstractmethod
     def get_run(self, run_id: str, experiment_id: Optional[str] = None) -> RunRecord:

@@ -5,6 +5,7 @@ and ``<root>/.trash/<id>/`` once deleted. One part of :class:`~litexp.store.file
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -15,7 +16,7 @@ from . import fs
 from ..uri import path_to_file_url
 from .layout import DEFAULT_EXPERIMENT_ID, Layout, meta_path
 from .key_files import Warnings, write_tag_file
-from .locks import StoreLock
+from .locks import StoreLock, is_network_fs
 from .meta import RunMeta
 
 
@@ -27,6 +28,19 @@ def now_ms() -> int:
 def new_experiment_id() -> str:
     """An 18-digit random integer, as MLflow makes them."""
     return str(10**17 + int.from_bytes(os.urandom(8), "big") % (9 * 10**17))
+
+
+#: A meta.yaml changed less than this before it was read is not trusted by its stat alone (the
+#: time stamps of some file systems count whole seconds or two).
+RACY_SECONDS = 2.0
+
+
+_NameEntry = Tuple[str, Tuple[int, ...], int, bytes]
+
+
+def _signature(st: os.stat_result) -> Tuple[int, ...]:
+    """What changes when a file is rewritten, replaced or moved (or a folder's entries change)."""
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class Experiments:
@@ -44,13 +58,22 @@ class Experiments:
         self.meta = meta
         self.warn_once = warn
         self.ensure_store = ensure_store
+        #: name → (id, meta.yaml signature, when it was read in ns, its bytes) of the active experiments,
+        #: and the signature of the root folder taken before the scan that found them (see :meth:`find_id`)
+        self._names: Dict[str, _NameEntry] = {}
+        self._network: Optional[bool] = None
+        self._names_root: Optional[Tuple[int, ...]] = None
+        self._names_lock = threading.Lock()
 
     # ------------------------------------------------------------ experiments
-    def _read_experiment(self, exp_dir: str) -> Optional[ExperimentRecord]:
+    def _read_meta(self, exp_dir: str) -> Optional[Tuple[Dict[str, Any], str, os.stat_result, bytes]]:
+        """An experiment folder's parsed meta.yaml, its name, the fstat and the bytes of what was read;
+        None (with one warning) when it is missing or not this folder's experiment."""
         meta_file = meta_path(exp_dir)
         folder_id = os.path.basename(exp_dir)
         try:
-            meta = fs.load_yaml(meta_file)
+            data, st = fs.read_with_stat(meta_file)
+            meta = fs.parse_yaml(data)
             if not isinstance(meta, dict):
                 raise ValueError("not a mapping")
             exp_id = str(meta["experiment_id"])
@@ -67,6 +90,14 @@ class Experiments:
                 meta_file, "litexp: skipping experiment folder %s: its meta.yaml says id %s", exp_dir, exp_id
             )
             return None
+        return meta, name, st, data
+
+    def _read_experiment(self, exp_dir: str) -> Optional[ExperimentRecord]:
+        read = self._read_meta(exp_dir)
+        if read is None:
+            return None
+        meta, name, _, _ = read
+        exp_id = os.path.basename(exp_dir)
         tags = {}
         for key, path in fs.walk_files(self.layout.experiment_tags_dir(exp_dir)):
             try:
@@ -125,6 +156,82 @@ class Experiments:
             if record.name == name:
                 return record
         return None
+
+    def find_id(self, name: str) -> Optional[str]:
+        """The id of the experiment ``find_experiment(name, ACTIVE_ONLY)`` finds, or None; for
+        starting runs by experiment name without reading every experiment's meta.yaml each time.
+
+        The names of the active experiments are remembered from a scan of the root,
+        and an answer is checked on every call: the root folder still has the stat it
+        had before that scan (no experiment folder added, removed, renamed or moved to
+        .trash since), and the experiment's meta.yaml still has the stat it had when
+        read (not rewritten by a rename in another process). A meta.yaml changed less
+        than :data:`RACY_SECONDS` before it was read is read again and compared
+        instead (a rewrite within the file system's time granularity can keep every
+        field of the stat). Anything else scans again; so does every call on a network
+        file system, whose stats may come from a cache. A name several folders carry
+        is never remembered.
+        """
+        if self._network is None:
+            self._network = is_network_fs(self.root)
+        if self._network:
+            record = self.find_experiment(name, ViewType.ACTIVE_ONLY)
+            return record.experiment_id if record is not None else None
+        try:
+            root_sig = _signature(os.stat(self.root))
+        except OSError:
+            return None  # no store (yet): the caller looks it up the usual way
+        with self._names_lock:
+            if root_sig != self._names_root:
+                self._names.clear()
+                self._names_root = None
+            entry = self._names.get(name)
+        if entry is not None:
+            exp_id, sig, read_ns, data = entry
+            path = meta_path(self.layout.experiment_dir(exp_id))
+            if read_ns - max(sig[3], sig[4]) > RACY_SECONDS * 1e9:
+                try:
+                    if _signature(os.stat(path)) == sig:
+                        return exp_id
+                except OSError:
+                    pass  # gone (deleted, moved to .trash): scan
+            else:  # changed just before it was read: the stat cannot tell, the content can
+                read_ns = time.time_ns()
+                try:
+                    now, st = fs.read_with_stat(path)
+                except OSError:
+                    now = None
+                if now == data:
+                    with self._names_lock:
+                        if self._names_root == root_sig:
+                            self._names[name] = (exp_id, _signature(st), read_ns, data)
+                    return exp_id
+        return self._scan_names(name, root_sig)
+
+    def _scan_names(self, name: str, root_sig: Tuple[int, ...]) -> Optional[str]:
+        """Read every active experiment's meta.yaml (root stat taken before): remember each name, answer ``name``."""
+        read_ns = time.time_ns()
+        names: Dict[str, _NameEntry] = {}
+        repeated = set()
+        for path in self.layout.experiment_folders(trashed=False):
+            if not os.path.basename(path).isdigit():
+                self.warn_once(path, "litexp: skipping %s: not an experiment folder", path)
+                continue
+            read = self._read_meta(path)
+            if read is None:
+                continue
+            _, exp_name, st, data = read
+            if exp_name in names:
+                repeated.add(exp_name)
+            else:
+                names[exp_name] = (os.path.basename(path), _signature(st), read_ns, data)
+        found = names.get(name)
+        for repeat in repeated:  # a name in several folders: always scanned (the first in id order is found)
+            del names[repeat]
+        with self._names_lock:
+            self._names = names
+            self._names_root = root_sig
+        return found[0] if found is not None else None
 
     def get_experiment(self, experiment_id: str) -> ExperimentRecord:
         exp_dir = self.layout.find_experiment_dir(experiment_id)

@@ -8,9 +8,10 @@ that MLflow would parse is created together with its content.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import sys
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ...errors import StorageError
 from . import meta_yaml
@@ -27,11 +28,17 @@ def _yaml() -> Any:
 TMP_SUFFIX = ".litexp-tmp"
 
 _pid = os.getpid()
+#: Random per process (drawn again in a forked child): with the pid and a counter it makes
+#: temporary names unique across processes and hosts without a random draw per file.
+_tmp_prefix = os.urandom(5).hex()
+_tmp_counter = itertools.count()
 
 
 def _forked() -> None:
-    global _pid
+    global _pid, _tmp_prefix, _tmp_counter
     _pid = os.getpid()
+    _tmp_prefix = os.urandom(5).hex()
+    _tmp_counter = itertools.count()
 
 
 if hasattr(os, "register_at_fork"):
@@ -44,7 +51,7 @@ def temp_path_in(folder: str, name: str = "") -> str:
     The target's name is not part of it, so the longest valid keys still fit
     the file system's name limit.
     """
-    return os.path.join(folder, f".litexp.{_pid}.{os.urandom(6).hex()}{TMP_SUFFIX}")
+    return os.path.join(folder, f".litexp.{_pid}.{_tmp_prefix}{next(_tmp_counter):x}{TMP_SUFFIX}")
 
 
 # Linux can make a file without a name (O_TMPFILE) and give it one once written (linkat through
@@ -217,6 +224,59 @@ def append_to_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> 
             raise storage_error(exc, path) from exc
     finally:
         os.close(fd)
+
+
+def append_after_last_line(
+    path: str, render: Callable[[Optional[bytes]], bytes], tmp_folder: Optional[str] = None, create_first: bool = False
+) -> None:
+    """Append ``render(last line)`` to ``path`` with one ``write`` on an ``O_APPEND`` descriptor.
+
+    ``render`` gets the file's last complete line (what :func:`last_line` reads, from
+    the descriptor that then appends) or None, and returns the bytes to append (none:
+    nothing is written). A missing file is created with ``render(None)`` as its whole
+    content (:func:`create_file`: never seen empty). ``create_first``: the file is
+    probably new, try creating it before opening it. A missing parent folder raises
+    FileNotFoundError (NotADirectoryError when a parent is a file, IsADirectoryError
+    when ``path`` is a folder) with nothing written.
+    """
+    if create_first:
+        data = render(None)
+        if not data or create_file(path, data, tmp_folder):
+            return
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+            break
+        except FileNotFoundError:
+            data = render(None)
+            if not data or create_file(path, data, tmp_folder):
+                return
+            # made by another writer meanwhile: append after its lines
+    try:
+        size_before = os.fstat(fd).st_size
+        data = render(_last_line_of(fd, size_before))
+        if not data:
+            return
+        try:
+            _write_all(fd, data)
+        except OSError as exc:
+            _drop_partial_append(fd, size_before, len(data))
+            raise storage_error(exc, path) from exc
+    finally:
+        os.close(fd)
+
+
+def _last_line_of(fd: int, size: int, limit: int = 256) -> Optional[bytes]:
+    """:func:`last_line` of an open file of ``size`` bytes."""
+    start = max(0, size - limit)
+    tail = os.pread(fd, size - start, start) if size else b""
+    if not tail.endswith(b"\n"):
+        return None
+    body = tail[:-1]
+    cut = body.rfind(b"\n")
+    if cut < 0 and start > 0:
+        return None
+    return body[cut + 1:]
 
 
 def _drop_partial_append(fd: int, size_before: int, length: int) -> None:

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
-from typing import Any
+from typing import Any, Callable, Optional
 
 from ...errors import InvalidInputError
 from . import fs
@@ -41,11 +42,69 @@ def data_path(folder: str, key: str, kind: str) -> str:
             f"{kind} key {key!r} cannot be stored: a {kind.lower()} named like one of its folders exists."
         ) from None
     if os.path.isdir(path):
-        raise InvalidInputError(
-            f"{kind} key {key!r} cannot be stored: other {kind.lower()} keys start with {key + '/'!r}."
-        )
+        raise _folder_clash(key, kind)
+    return path
+
+
+def _folder_clash(key: str, kind: str) -> InvalidInputError:
+    return InvalidInputError(f"{kind} key {key!r} cannot be stored: other {kind.lower()} keys start with {key + '/'!r}.")
+
+
+#: Errors of a write straight to a key's file that :func:`data_path` explains (or fixes, by
+#: making the key's folders): a missing folder, a parent that is a file, the path a folder.
+_PATH_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+_PATH_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR})
+
+
+def create_key_file(tmp_folder: str, folder: str, key: str, kind: str, data: bytes) -> "tuple[bool, str]":
+    """Create the file of a key with ``data`` (atomically, only if missing): (made, path).
+
+    A plain key's file is created straight away in its (existing) kind folder;
+    :func:`data_path`'s folders and checks are only needed for a key with ``/`` or
+    when the straight write fails. A folder at the key's path is refused.
+    """
+    if "/" in key:
+        path = data_path(folder, key, kind)
+        made = fs.create_file(path, data, tmp_folder)
+    else:
+        path = key_path(folder, key)
+        try:
+            made = fs.create_file(path, data, tmp_folder)
+        except _PATH_ERRORS:
+            made = fs.create_file(data_path(folder, key, kind), data, tmp_folder)
+    if not made and os.path.isdir(path):
+        raise _folder_clash(key, kind)
+    return made, path
+
+
+def append_key_file(
+    tmp_folder: str, folder: str, key: str, kind: str, render: Callable[[Optional[bytes]], bytes], create_first: bool
+) -> str:
+    """:func:`fs.append_after_last_line` to the file of a key; its path.
+
+    A plain key's file is opened (or created, first when ``create_first``) straight
+    away; :func:`data_path` makes the folders or explains the clash when that fails.
+    """
+    path = data_path(folder, key, kind) if "/" in key else key_path(folder, key)
+    try:
+        fs.append_after_last_line(path, render, tmp_folder, create_first)
+    except IsADirectoryError:
+        raise _folder_clash(key, kind) from None
+    except (FileNotFoundError, NotADirectoryError):
+        if "/" in key:
+            raise
+        fs.append_after_last_line(data_path(folder, key, kind), render, tmp_folder, create_first)
     return path
 
 
 def write_tag_file(tmp_folder: str, folder: str, key: str, value: str) -> None:
-    fs.replace_file(data_path(folder, key, "Tag"), value.encode("utf-8"), tmp_folder)
+    """Write (or overwrite) a tag file atomically; a plain key straight into its folder."""
+    data = value.encode("utf-8")
+    if "/" not in key:
+        try:
+            fs.replace_file(key_path(folder, key), data, tmp_folder)
+            return
+        except OSError as exc:
+            if exc.errno not in _PATH_ERRNOS:
+                raise
+    fs.replace_file(data_path(folder, key, "Tag"), data, tmp_folder)

@@ -152,6 +152,11 @@ class Layout:
     def remember_run(self, run_id: str, run_dir: str) -> None:
         self._run_dirs[run_id] = run_dir
 
+    def remembered_run_dir(self, run_id: str) -> Optional[str]:
+        """The folder this store last found or made for a run, unchecked (None when not known):
+        for a caller whose next file operation in it finds out whether it is still there."""
+        return self._run_dirs.get(run_id)
+
     def forget_runs(self) -> None:
         """Drop the remembered run folders (experiments moved to or from the trash)."""
         self._run_dirs.clear()

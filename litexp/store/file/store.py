@@ -120,8 +120,14 @@ class FileStore(TrackingStore):
         tags: Optional[Mapping[str, str]] = None,
         owner: Optional[Heartbeat] = None,
         params: Optional[Mapping[str, Any]] = None,
+        artifacts: Optional[Mapping[str, bytes]] = None,
     ) -> RunRecord:
-        return self.runs.create_run(experiment_id, run_name, user_id, start_time, tags, owner, params)
+        files = self._artifact_files(artifacts)
+        # the files written into the new run folder are taken out of ``files``
+        run = self.runs.create_run(experiment_id, run_name, user_id, start_time, tags, owner, params, files)
+        if files:  # the experiment keeps its artifacts elsewhere
+            self._log_file_contents(run.run_id, files)
+        return run
 
     def get_run(self, run_id: str, experiment_id: Optional[str] = None) -> RunRecord:
         return self.runs.get_run(run_id, experiment_id)

@@ -150,8 +150,10 @@ class RestStore(TrackingStore):
         tags: Optional[Mapping[str, str]] = None,
         owner: Optional[Heartbeat] = None,
         params: Optional[Mapping[str, str]] = None,
+        artifacts: Optional[Mapping[str, bytes]] = None,
     ) -> RunRecord:
         experiment_id = v.validate_experiment_id(experiment_id)
+        files = self._artifact_files(artifacts)
         clean = v.tags(tags)
         clean_params = v.params(params)
         run_name = v.run_name(run_name, clean)
@@ -171,6 +173,8 @@ class RestStore(TrackingStore):
         if clean_params:
             self.client.call("runs/log-batch", {"run_id": run.run_id, "params": key_values(clean_params)})
             run.params.update(clean_params)
+        if files:  # uploaded once the run exists
+            self._log_file_contents(run.run_id, files)
         return run
 
     def get_run(self, run_id: str, experiment_id: Optional[str] = None) -> RunRecord:
