@@ -172,8 +172,8 @@ def _scan_numpy(np: Any, data: bytes, prior: Optional[Point]) -> Tuple[Optional[
 def _non_digits(np: Any, a: Any) -> Any:
     """The positions of the bytes of ``a`` that are not ASCII digits.
 
-    Found as pairs of bytes that hold one (half as many flags for ``flatnonzero`` to
-    look at, and a few more than a tenth of them set), then which byte of the pair."""
+    Found as the pairs of bytes that hold one (``flatnonzero``, the costly part, then
+    goes through half as many flags), then which byte of each pair it is."""
     n = a.size
     even = n + (n & 1)
     mask = _scratch.get(np, np.bool_, even)
