@@ -64,16 +64,31 @@ def scan_latest(data: bytes, prior: Optional[Point] = None) -> Tuple[Optional[Po
     were skipped: the same as :func:`latest` over ``prior`` and every point
     :func:`parse_line` reads from the lines of ``data`` (a torn last line is skipped).
 
-    Large inputs are checked with numpy (:func:`_scan_numpy`) instead: only the lines
-    at the greatest step, and lines of an unusual shape, are parsed one by one."""
+    Large inputs are checked with numpy (:func:`_scan_numpy`), small ones with a regular
+    expression: only the lines at the greatest step, and lines of an unusual shape, are
+    parsed one by one."""
     if len(data) >= _NUMPY_MIN and data.endswith(b"\n"):
         np = _numpy()
         if np is not None:
             return _scan_numpy(np, data, prior)
+    elif _SIMPLE_LINES.fullmatch(data):
+        # every line is "<digits> <float> <digits>": only steps, then the lines at the top one
+        tokens = data.split()
+        steps = list(map(int, tokens[2::3]))
+        if not steps:
+            return prior, 0
+        top = max(steps)
+        points = [(int(tokens[3 * i]), float(tokens[3 * i + 1]), top) for i, step in enumerate(steps) if step == top]
+        return latest(([prior] if prior is not None else []) + points), 0
     return _scan_exact(data, prior)
 
 
-_NUMPY_MIN = 2048  # below this (some 50 lines), parsing line by line is as quick as numpy
+# lines that surely parse: a float as repr() writes it (and any other float() reads), up
+# to 18 digits in the integers (within any limit of int())
+_SIMPLE_LINES = re.compile(rb"(?:\d{1,18} -?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf|nan) \d{1,18}\n)*")
+
+
+_NUMPY_MIN = 5000  # below this (some 130 lines), the regular expression is as quick as numpy
 _MAX_STEP_DIGITS = 18  # steps that fit int64; lines with longer steps are parsed one by one
 _TYPICAL = b" . \n"  # the non-digits of a line "<digits> <digits>.<digits> <digits>\n"
 _VALUE_BYTES = frozenset(b".-+eEinfatyINFATY")  # what repr() of a float spells, nan and inf included
