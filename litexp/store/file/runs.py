@@ -19,7 +19,7 @@ from .index import open_index
 from .layout import RUN_SUBFOLDERS, Layout, meta_path
 from .locks import is_network_fs
 from .meta import RunMeta
-from .run_reader import read_run_meta
+from .run_reader import meta_fields, read_run_meta, record_from_fields
 from .scan import RunScanner, read_run
 
 
@@ -176,10 +176,13 @@ class Runs:
             meta["status"] = STATUS_TO_INT[status]
             meta["end_time"] = None if end_time is None else int(end_time)
 
-        run_dir, _ = self.meta.update(run_id, change)
-        record = read_run_meta(run_dir, self.warn_once)
-        assert record is not None
-        return record
+        run_dir, meta = self.meta.update(run_id, change)
+        try:  # the meta just written, not read back
+            return record_from_fields(os.path.basename(run_dir), meta_fields(meta, run_dir))
+        except Exception:
+            record = read_run_meta(run_dir, self.warn_once)
+            assert record is not None
+            return record
 
     def set_lifecycle(self, run_id: str, stage: str) -> None:
         def change(meta: Dict[str, Any]) -> None:
