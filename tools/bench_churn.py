@@ -346,13 +346,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    try:
-        sys.path.insert(0, str(HERE))
-        from bench import render_table  # the same table as tools/bench.py
-
-        print(render_table(bench.rows))
-    except ImportError:
-        pass
+    for row in bench.rows:  # tools/bench.py renders these rows as its table
+        print(f"- {row['measurement']}")
     raw = bench.raw.get("run_creation", {})
     outside, floor, inside = (_median(raw.get(k, [])) for k in ("outside", "floor", "git"))
     print()
