@@ -435,21 +435,7 @@ def parse_history(data: bytes) -> Tuple[List[Point], int]:
         fast = _parse_plain(data)
         if fast is not None:
             return fast, 0
-    text = data.decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    skipped = 0
-    if lines and lines[-1] == "":
-        lines.pop()
-    elif lines:
-        lines.pop()  # a last line without newline is torn
-        skipped += 1
-    points: List[Point] = []
-    for line in lines:
-        try:
-            points.append(parse_line(line))
-        except ValueError:
-            skipped += 1
-    return points, skipped
+    return _parse_exact(data)
 
 
 def latest(points: List[Point]) -> Optional[Point]:
