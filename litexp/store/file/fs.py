@@ -209,21 +209,7 @@ def append_to_file(path: str, data: bytes, tmp_folder: Optional[str] = None) -> 
     A file that does not exist yet is created with ``data`` as its content, so
     it is never seen empty.
     """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-    except FileNotFoundError:
-        if create_file(path, data, tmp_folder):
-            return
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-    try:
-        size_before = os.fstat(fd).st_size
-        try:
-            _write_all(fd, data)
-        except OSError as exc:
-            _drop_partial_append(fd, size_before, len(data))
-            raise storage_error(exc, path) from exc
-    finally:
-        os.close(fd)
+    append_after_last_line(path, lambda _last: data, tmp_folder)
 
 
 def append_after_last_line(
@@ -317,18 +303,9 @@ def last_line(path: str, limit: int = 256) -> Optional[bytes]:
     except FileNotFoundError:
         return None
     try:
-        size = os.fstat(fd).st_size
-        start = max(0, size - limit)
-        tail = os.pread(fd, size - start, start)
+        return _last_line_of(fd, os.fstat(fd).st_size, limit)
     finally:
         os.close(fd)
-    if not tail.endswith(b"\n"):
-        return None
-    body = tail[:-1]
-    cut = body.rfind(b"\n")
-    if cut < 0 and start > 0:
-        return None
-    return body[cut + 1:]
 
 
 def read_text(path: str) -> str:

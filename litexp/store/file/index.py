@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional
 
 from ... import config
 from .layout import INDEX_FILE, OLD_INDEX_FILE
@@ -116,17 +116,6 @@ class RunIndex:
             if run_id in self._pending:
                 found[run_id] = self._pending[run_id]
         return found
-
-    def rows(self) -> Iterable[Tuple[str, bytes]]:
-        """Every row, streamed."""
-        if self._db is None:
-            return
-        import sqlite3
-
-        try:
-            yield from self._db.execute("SELECT run_id, data FROM runs")
-        except sqlite3.Error:
-            self._broken()
 
     def run_ids(self) -> List[str]:
         if self._db is None:

@@ -45,6 +45,7 @@ class Files:
         self.sizes.append(sig[1])  # type: ignore[attr-defined]
         self.inos.append(sig[2])  # type: ignore[attr-defined]
         self.values.append(value)
+        self._where = None
 
     def find(self, name: str) -> int:
         """The position of a file, or -1."""

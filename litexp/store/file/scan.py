@@ -446,7 +446,6 @@ def _keep_rest(cached: Optional[Entry], fresh: Entry, folders: Sequence[str]) ->
         for i, name in enumerate(old.names):
             if new.find(name) < 0:
                 new.add(name, old.sig(i), old.values[i])
-                new._where = None
     prefixes = tuple(folders)
     for name, sig in cached.dirs.items():
         if name.split("/", 1)[0] in prefixes:
