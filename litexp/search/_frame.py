@@ -2,8 +2,8 @@
 
 Columns: ``run_id``, ``experiment_id``, ``status``, ``artifact_uri``,
 ``start_time``, ``end_time`` (UTC datetimes), then ``metrics.<k>``,
-``params.<k>`` and ``tags.<k>``. Columns are discovered in the same order as
-MLflow discovers them (same set operations), and every column ends up with the
+``params.<k>`` and ``tags.<k>``, each group sorted by key (MLflow's order varies between
+processes; this one does not), and every column ends up with the
 dtype pandas infers for MLflow's per-value construction; the values are
 converted column by column, which is much faster for thousands of runs.
 pandas is imported only when a frame is built.
@@ -23,19 +23,13 @@ FIXED_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_tim
 
 
 def _key_order(mappings: Sequence[Any]) -> List[str]:
-    """Column keys in the order MLflow's ``_add_values`` creates them (from each run's keys,
-    in the run's own order)."""
-    order: List[str] = []
+    """Every key of the runs' mappings, sorted: the same column order in every process (MLflow's
+    own order follows set iteration, which varies with ``PYTHONHASHSEED``)."""
     known: set = set()
     for values in mappings:
-        if not values:
-            continue
-        new = set(values) - known
-        if new:
-            for key in new:
-                order.append(key)
-            known |= new
-    return order
+        if values:
+            known.update(values)
+    return sorted(known)
 
 
 def _times(values: List[Optional[int]]) -> Any:
