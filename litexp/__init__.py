@@ -6,14 +6,16 @@
 
 Public names: ``R``, ``QlibRecorder``, ``ExpManager``, ``FileExpManager``,
 ``Experiment``, ``Recorder``, ``push`` / ``pull`` (copy runs between stores),
-``send_spool`` (data waiting for an MLflow server) and the errors of :mod:`litexp.errors`. The API
+``send_spool`` (data waiting for an MLflow server), ``doctor`` (check and repair a store),
+``gc`` (remove deleted runs for good), ``report`` (an offline HTML report), ``tables`` (the
+command line's tables as DataFrames) and the errors of :mod:`litexp.errors`. The API
 classes are imported on first use, so ``import litexp`` stays cheap. When
 ``qlib.workflow`` is loaded, ``litexp.FileExpManager`` is the one of
 :mod:`litexp.qlib_adapter`, whose objects are also Qlib's classes.
 """
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from .errors import (
     ExpAlreadyExistError,
@@ -39,10 +41,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from .recorder import Recorder
     from ._spool import send_spool
     from ._sync import pull, push
+    from ._doctor import doctor
+    from ._gc import gc
+    from ._report import report
+    from . import tables
 
 __version__ = "0.1.0"
 
-_LAZY = {
+_LAZY: Dict[str, Optional[str]] = {
     "R": "qlib_recorder",
     "QlibRecorder": "qlib_recorder",
     "ExpManager": "manager",
@@ -52,6 +58,10 @@ _LAZY = {
     "send_spool": "_spool",
     "push": "_sync",
     "pull": "_sync",
+    "doctor": "_doctor",
+    "gc": "_gc",
+    "report": "_report",
+    "tables": None,
 }
 
 __all__ = [
@@ -78,6 +88,10 @@ __all__ = [
     "send_spool",
     "push",
     "pull",
+    "doctor",
+    "gc",
+    "report",
+    "tables",
 ]
 
 
@@ -89,11 +103,13 @@ def __getattr__(name: str) -> Any:
         from .qlib_adapter import FileExpManager
 
         return FileExpManager
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in _LAZY:
         raise AttributeError(f"module 'litexp' has no attribute {name!r}")
     import importlib
 
+    module = _LAZY[name]
+    if module is None:  # a public submodule
+        return importlib.import_module(f".{name}", __name__)
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     if name != "FileExpManager":
         globals()[name] = value
