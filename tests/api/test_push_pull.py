@@ -119,16 +119,16 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_cli_push_prints_a_summary_and_bad_uris_exit_2(tmp_path: Path) -> None:
     _write(tmp_path / "src")
-    done = _cli("push", "src", "--to", "dst", cwd=tmp_path)
+    done = _cli("push", "--uri", "src", "--to", "dst", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "4 runs: 4 created" in done.stderr and not done.stdout
-    quiet = _cli("push", "src", "--to", "dst", "--quiet", cwd=tmp_path)
+    quiet = _cli("push", "--uri", "src", "--to", "dst", "--quiet", cwd=tmp_path)
     assert quiet.returncode == 0 and quiet.stderr == ""
-    bad = _cli("push", "src", "--to", "ftp://example.org/x", cwd=tmp_path)
+    bad = _cli("push", "--uri", "src", "--to", "ftp://example.org/x", cwd=tmp_path)
     assert bad.returncode == 2 and "ftp" in bad.stderr and "Traceback" not in bad.stderr
-    missing = _cli("pull", "nowhere", "--to", "dst", cwd=tmp_path)
+    missing = _cli("pull", "--from", "nowhere", "--uri", "dst", cwd=tmp_path)
     assert missing.returncode == 2 and "nowhere" in missing.stderr
-    unknown = _cli("push", "src", "--to", "dst", "--experiment", "gamma", cwd=tmp_path)
+    unknown = _cli("push", "--uri", "src", "--to", "dst", "--experiment", "gamma", cwd=tmp_path)
     assert unknown.returncode == 2 and "gamma" in unknown.stderr
 
 
@@ -138,7 +138,7 @@ def test_a_second_copy_at_the_same_time_exits_cleanly(tmp_path: Path) -> None:
     os.environ["LITEXP_SPOOL_DIR"] = str(env_dir)
     try:
         with _one_copy_at_a_time(canonical_uri(str(tmp_path / "src")), canonical_uri(str(tmp_path / "dst")), wait=False):
-            second = _cli("push", "src", "--to", "dst", cwd=tmp_path)
+            second = _cli("push", "--uri", "src", "--to", "dst", cwd=tmp_path)
     finally:
         del os.environ["LITEXP_SPOOL_DIR"]
     assert second.returncode == 0 and "Another copy" in second.stderr
@@ -170,7 +170,7 @@ def test_on_a_terminal_a_progress_line_is_redrawn(tmp_path: Path) -> None:
     _write(tmp_path / "src", runs=2)
     leader, follower = pty.openpty()
     try:
-        done = subprocess.run([sys.executable, "-m", "litexp", "push", "src", "--to", "dst"], cwd=tmp_path,
+        done = subprocess.run([sys.executable, "-m", "litexp", "push", "--uri", "src", "--to", "dst"], cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=follower, timeout=120,
                               env=dict(os.environ, LITEXP_SPOOL_DIR=str(tmp_path / "spool")))
         os.close(follower)

@@ -1,6 +1,6 @@
 """``litexp._ui.ui_main``: serve a store with MLflow's UI, or print how to open it.
 
-Each case runs ``ui_main`` in a child Python (as ``python -m litexp ui`` would), with
+Each case runs ``litexp ui`` (the command's ``main``) in a child Python, with
 MLflow importable or hidden (``sys.modules['mlflow'] = None``).
 """
 
@@ -29,9 +29,10 @@ STOP_TIMEOUT = 90
 
 
 def _ui_script(store: Optional[str], port: int, hide_mlflow: bool = False) -> List[str]:
-    code = (HIDE_MLFLOW if hide_mlflow else "import sys; ") + (
-        f"from litexp._ui import ui_main; sys.exit(ui_main({store!r}, {port}, '127.0.0.1'))"
-    )
+    """``litexp ui --uri STORE --port PORT`` through the command's entry point (in a child
+    Python, so that MLflow can be hidden from it)."""
+    argv = ["ui"] + (["--uri", store] if store is not None else []) + ["--port", str(port), "--host", "127.0.0.1"]
+    code = (HIDE_MLFLOW if hide_mlflow else "import sys; ") + f"from litexp.cli import main; sys.exit(main({argv!r}))"
     return [sys.executable, "-c", code]
 
 

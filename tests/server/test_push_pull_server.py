@@ -144,7 +144,7 @@ def test_a_run_that_cannot_be_copied_is_reported_and_the_rest_goes_on(sqlite_ser
     artifacts = next(p for p in sorted((tmp_path / "src").rglob("artifacts")) if p.is_dir())
     (artifacts / "model.pkl").symlink_to(tmp_path / "gone.pkl")  # an artifact whose file is gone
     env = dict(mlflow_env(), LITEXP_SPOOL_DIR=str(tmp_path / "spool"))
-    done = subprocess.run([sys.executable, "-m", "litexp", "push", str(tmp_path / "src"), "--to", sqlite_server.url],
+    done = subprocess.run([sys.executable, "-m", "litexp", "push", "--uri", str(tmp_path / "src"), "--to", sqlite_server.url],
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 1, done.stderr
     assert "1 failed" in done.stderr and "model.pkl" in done.stderr and "Traceback" not in done.stderr

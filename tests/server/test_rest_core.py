@@ -78,7 +78,7 @@ def test_cli_reads_the_server(logged: Any, sqlite_server: Any, tmp_path: Path) -
     assert exps.returncode == 0, exps.stderr
     assert "interop main" in exps.stdout and "interop second" in exps.stdout
     runs = subprocess.run([sys.executable, "-m", "litexp", "runs", "interop main", "--uri", sqlite_server.url,
-                           "--filter", "metrics.loss < 0.5 OR params.child_param = 'c'", "--csv"],
+                           "--filter", "metrics.loss < 0.5 OR params.child_param = 'c'", "--format", "csv"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert runs.returncode == 0, runs.stderr
     assert "parent run" in runs.stdout and "child run" in runs.stdout
