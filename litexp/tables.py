@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 from .errors import InvalidInputError, NotFoundError
 from .manager import ExpManager, FileExpManager
-from .records import DEFAULT_STORE_FOLDER, ExperimentRecord, RunRecord, ViewType
+from .records import ACTIVE, DEFAULT_STORE_FOLDER, DELETED, ExperimentRecord, RunRecord, ViewType
 
 __all__ = [
     "default_uri",
@@ -168,7 +168,10 @@ def runs(uri: Union[str, ExpManager, None] = None, experiments: Optional[Sequenc
                                    max_results=max_results, run_view_type=view_type)
     if view_type != ViewType.ACTIVE_ONLY:
         store = manager.store
-        stages = [store.get_run(str(run_id)).lifecycle_stage for run_id in frame["run_id"]]
+        deleted = set()
+        for exp_id in ids:
+            deleted.update(store.list_run_ids(exp_id, ViewType.DELETED_ONLY))
+        stages = [DELETED if run_id in deleted else ACTIVE for run_id in frame["run_id"]]
         frame.insert(list(frame.columns).index("status") + 1, "lifecycle_stage", stages)
     return select_columns(frame, columns)
 
