@@ -5,6 +5,7 @@ The litexp side always runs in a Python where mlflow cannot be imported."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -101,9 +102,9 @@ def test_server_still_away_at_end_run_keeps_everything_in_the_spool(fresh_sqlite
     assert "litexp spool --send" in result["message"] and server.url in result["message"]
 
     server.restart()
-    listing = subprocess.run([sys.executable, "-m", "litexp", "spool"], capture_output=True, text=True,
-                             env=dict(mlflow_env(), **env), timeout=120)
-    assert result["run_id"] in listing.stdout and "499 points" in listing.stdout
+    listing = subprocess.run([sys.executable, "-m", "litexp", "spool", "--format", "json"], capture_output=True,
+                             text=True, env=dict(mlflow_env(), **env), timeout=120)
+    assert [(e["run_id"], e["points"]) for e in json.loads(listing.stdout)] == [(result["run_id"], 499)]
     sent = run_without_mlflow("from litexp.__main__ import main\nreport(main(['spool', '--send']))", env)
     assert sent == 0
     run = mlflow_client(server.url).get_run(result["run_id"])
