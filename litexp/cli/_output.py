@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -24,6 +25,7 @@ __all__ = ["FORMATS", "Table", "as_table", "render", "emit", "Progress", "termin
 FORMATS = ("table", "csv", "tsv", "json", "markdown")
 #: Columns whose values are ids: shortened to this many characters in a table that must fit.
 ID_COLUMNS = ("run_id", "tags.mlflow.parentRunId")
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
 SHORT_ID = 8
 MIN_CELL = 8
 ELLIPSIS = "…"
@@ -199,9 +201,9 @@ def _table_text(table: Table, width: Optional[int]) -> str:
     heads = list(table.columns)
     if short:
         for j, name in enumerate(heads):
-            if name in ID_COLUMNS or (name.endswith("_id") and name != "experiment_id"):
+            if name in ID_COLUMNS or name.endswith("run_id"):
                 for row in cells:
-                    if len(row[j]) > SHORT_ID + 4:
+                    if _RUN_ID.fullmatch(row[j]):
                         row[j] = row[j][:SHORT_ID]
     values = [max([0] + [len(r[j]) for r in cells]) for j in range(len(heads))]
     natural = [max(len(h), v) for h, v in zip(heads, values)]
