@@ -215,3 +215,38 @@ class TrackingStore(abc.ABC):
     def artifact_uri(self, run_id: str) -> str:
         """The run's artifact URI."""
 
+    # permanent removal (``litexp gc``) -------------------------------------
+    def _cannot_purge(self) -> InvalidInputError:
+        return InvalidInputError(
+            f"{type(self).__name__} cannot remove runs for good; only a file store can here. The runs of "
+            "an MLflow server are removed on the server: `mlflow gc --backend-store-uri <its database>`."
+        )
+
+    def deleted_runs(self, older_than_ms: Optional[int] = None,
+                     experiment_ids: Optional[Sequence[str]] = None) -> List[RunRecord]:
+        """Deleted runs (of active and deleted experiments) deleted at least ``older_than_ms`` ago
+        (a run without a deletion time always counts), meta data only; ``experiment_ids`` limits
+        the experiments. MLflow's ``_get_deleted_runs``."""
+        raise self._cannot_purge()
+
+    def purge_run(self, run_id: str, older_than_ms: Optional[int] = None,
+                  dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
+        """Remove a deleted run for good, if it still is deleted (and old enough) at that moment.
+
+        Returns ``(kind, experiment_id, run_id, path, bytes)`` for each thing removed (``dry_run``:
+        that would be): ``run`` (its folder), ``artifacts`` (artifacts kept elsewhere). NotFoundError
+        when the run is gone; InvalidInputError when it is not deleted or deleted too recently.
+        """
+        raise self._cannot_purge()
+
+    def purge_experiment(self, experiment_id: str, older_than_ms: Optional[int] = None,
+                         dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
+        """Remove a deleted experiment for good with all its runs, if it still is deleted (and its
+        ``last_update_time`` older than ``older_than_ms``) at that moment; as :meth:`purge_run`,
+        with one ``run`` row per run and one ``experiment`` row."""
+        raise self._cannot_purge()
+
+    def finish_purges(self, dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
+        """Delete what removals cut short (a crash) left behind; as :meth:`purge_run`."""
+        raise self._cannot_purge()
+

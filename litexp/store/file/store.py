@@ -4,7 +4,8 @@
 - :mod:`.meta` — the one read-modify-write of a run's meta.yaml, under the store lock;
 - :mod:`.experiments`, :mod:`.runs`, :mod:`.run_data`, :mod:`.heartbeats`, :mod:`.artifacts`;
 - :mod:`.key_files` — files named by metric/param/tag keys, and one warning per damaged file;
-- :mod:`.locks` — the store lock; :mod:`.index` — the search index; :mod:`.scan` — reading runs for searches.
+- :mod:`.locks` — the store lock; :mod:`.index` — the search index; :mod:`.scan` — reading runs for searches;
+- :mod:`.purge` — removing deleted runs and experiments for good (``litexp gc``).
 
 Opening a store writes nothing; the root (with ``.trash`` and the experiment
 ``0``, as MLflow makes it) is created by the first experiment created in it.
@@ -28,6 +29,7 @@ from ..uri import local_path_of, path_to_file_url
 from .layout import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Layout, meta_path
 from .locks import StoreLock
 from .meta import RunMeta
+from .purge import Purger
 from .run_data import RunData
 from .runs import Runs, check_active
 
@@ -51,6 +53,7 @@ class FileStore(TrackingStore):
         self.heartbeats = Heartbeats(self.layout)
         self.runs = Runs(self.layout, self.meta, self.experiments, self.heartbeats, self.warn_once)
         self.data = RunData(self.layout, self.meta, self.runs, self.warn_once)
+        self.purger = Purger(self.layout, self.lock, self.warn_once, self.runs.network)
         self._created = False
 
     def __repr__(self) -> str:
@@ -143,6 +146,22 @@ class FileStore(TrackingStore):
 
     def list_run_ids(self, experiment_id: str, view_type: int = ViewType.ACTIVE_ONLY) -> List[str]:
         return self.runs.list_run_ids(experiment_id, view_type)
+
+    # ------------------------------------------------------------ permanent removal
+    def deleted_runs(self, older_than_ms: Optional[int] = None,
+                     experiment_ids: Optional[Sequence[str]] = None) -> List[RunRecord]:
+        return self.purger.deleted_runs(older_than_ms, experiment_ids)
+
+    def purge_run(self, run_id: str, older_than_ms: Optional[int] = None,
+                  dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
+        return self.purger.purge_run(run_id, older_than_ms, dry_run)
+
+    def purge_experiment(self, experiment_id: str, older_than_ms: Optional[int] = None,
+                         dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
+        return self.purger.purge_experiment(experiment_id, older_than_ms, dry_run)
+
+    def finish_purges(self, dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
+        return self.purger.finish(dry_run)
 
     def load_runs(
         self,
