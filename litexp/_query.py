@@ -79,7 +79,7 @@ class _Light:
 
 
 def _light(record: RunRecord, order: Any) -> Any:
-    from .search import ATTRIBUTE, METRIC, PARAM, TAG
+    from .search._model import ATTRIBUTE, METRIC, PARAM, TAG
 
     light = _Light()
     for name in _LIGHT_FIELDS:

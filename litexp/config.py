@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Any, Callable, Tuple
 
 from .errors import InvalidInputError
 
@@ -167,7 +167,7 @@ def lock_stale_after() -> float:
     return _seconds(LOCK_STALE_AFTER)
 
 
-def _number(setting: Setting, kind: type = float) -> float:
+def _number(setting: Setting, kind: Callable[[Any], float] = float) -> float:
     value = _raw(setting)
     try:
         number = kind(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union, cast
 
 from .errors import InvalidInputError, NotFoundError
 from .recorder import Recorder
@@ -61,7 +61,7 @@ class Experiment:
             "id": self.id,
             "name": self.name,
             "active_recorder": self.active_recorder.id if self.active_recorder is not None else None,
-            "recorders": list(self.list_recorders().keys()),
+            "recorders": list(cast(Dict[str, Recorder], self.list_recorders()).keys()),
         }
 
     # recorders ---------------------------------------------------------------
@@ -105,7 +105,7 @@ class Experiment:
             if run is None or run.experiment_id != self.id or run.lifecycle_stage != ACTIVE:
                 raise NotFoundError(f"No recorder with id {recorder_id!r} in experiment {self.name!r} ({self.id}).")
             return self._recorder(run)
-        for recorder in self.list_recorders(rtype=Experiment.RT_L):
+        for recorder in cast(List[Recorder], self.list_recorders(rtype=Experiment.RT_L)):
             if recorder.name == recorder_name:
                 return recorder
         raise NotFoundError(f"No recorder named {recorder_name!r} in experiment {self.name!r} ({self.id}).")
@@ -152,7 +152,7 @@ class Experiment:
         recorder = self._get_recorder(recorder_id=recorder_id, recorder_name=recorder_name)
         if self.active_recorder is not None and self.active_recorder.id == recorder.id:
             self.end(Recorder.STATUS_K)
-        self.store.delete_run(recorder.id)  # type: ignore[arg-type]
+        self.store.delete_run(cast(str, recorder.id))  # _get_recorder returns stored runs: they have an id
 
     def list_recorders(
         self,
@@ -178,7 +178,7 @@ class Experiment:
         recorders = [self._recorder(r) for r in runs]
         if rtype == Experiment.RT_L:
             return recorders
-        return {r.id: r for r in recorders}  # type: ignore[misc]
+        return {cast(str, r.id): r for r in recorders}  # recorders of stored runs have an id
 
     def list_stale_recorders(self, max_age: float = 300.0, include_unknown: bool = False) -> Dict[str, str]:
         """RUNNING recorders whose process is gone (same host) or whose heartbeat is older

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from ._query import search_frame
 from .errors import InvalidInputError, NotFoundError
@@ -168,7 +168,9 @@ class ExpManager:
             return self.active_experiment
         return self._experiment(experiment_id, name, store)
 
-    def _get_or_create_exp(self, experiment_id: Optional[str] = None, experiment_name: Optional[str] = None) -> Any:
+    def _get_or_create_exp(
+        self, experiment_id: Optional[str] = None, experiment_name: Optional[str] = None
+    ) -> Tuple[Experiment, bool]:
         try:
             return self._get_exp(experiment_id=experiment_id, experiment_name=experiment_name), False
         except NotFoundError:

@@ -19,7 +19,7 @@ MLflow); ``import litexp`` alone imports neither.
 from __future__ import annotations
 
 import pickle
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 try:
     import qlib.utils.exceptions as _qlib_errors
@@ -40,16 +40,19 @@ from . import recorder as _recorder
 
 __all__ = ["FileExpManager", "Experiment", "Recorder", "LoadObjectError", "ExpAlreadyExistError"]
 
+# Qlib has no type information, so its classes are Any to mypy, and --strict refuses a subclass of
+# Any (misc); without --strict that ignore is unused, hence unused-ignore.
 
-class LoadObjectError(_errors.LoadObjectError, _qlib_errors.LoadObjectError):
+
+class LoadObjectError(_errors.LoadObjectError, _qlib_errors.LoadObjectError):  # type: ignore[misc, unused-ignore]  # see above
     """An artifact could not be loaded: litexp's and Qlib's ``LoadObjectError`` at once."""
 
 
-class ExpAlreadyExistError(_errors.ExpAlreadyExistError, _qlib_errors.ExpAlreadyExistError):
+class ExpAlreadyExistError(_errors.ExpAlreadyExistError, _qlib_errors.ExpAlreadyExistError):  # type: ignore[misc, unused-ignore]  # see above
     """The experiment name is taken: litexp's and Qlib's ``ExpAlreadyExistError`` at once."""
 
 
-class Recorder(_recorder.Recorder, _qlib_recorder.Recorder):
+class Recorder(_recorder.Recorder, _qlib_recorder.Recorder):  # type: ignore[misc, unused-ignore]  # see above
     """litexp's recorder that is also a ``qlib.workflow.recorder.Recorder``."""
 
     def load_object(self, name: str, unpickler: Any = pickle.Unpickler) -> Any:
@@ -60,13 +63,13 @@ class Recorder(_recorder.Recorder, _qlib_recorder.Recorder):
             raise LoadObjectError(str(exc)) from exc.__cause__
 
 
-class Experiment(_experiment.Experiment, _qlib_exp.Experiment):
+class Experiment(_experiment.Experiment, _qlib_exp.Experiment):  # type: ignore[misc, unused-ignore]  # see above
     """litexp's experiment that is also a ``qlib.workflow.exp.Experiment``; its recorders are Qlib's too."""
 
     recorder_class = Recorder
 
 
-class FileExpManager(_manager.FileExpManager, _qlib_expm.ExpManager):
+class FileExpManager(_manager.FileExpManager, _qlib_expm.ExpManager):  # type: ignore[misc, unused-ignore]  # see above
     """litexp's file-backed manager that is also a ``qlib.workflow.expm.ExpManager``.
 
     Its experiments and recorders are this module's classes. As with Qlib's own
@@ -83,7 +86,8 @@ class FileExpManager(_manager.FileExpManager, _qlib_expm.ExpManager):
 
     @default_uri.setter
     def default_uri(self, value: Optional[str]) -> None:
-        _manager.FileExpManager.default_uri.fset(self, value)  # type: ignore[attr-defined]
+        # read from the class, default_uri is the property object (mypy types it as its value)
+        _manager.FileExpManager.default_uri.fset(self, value)  # type: ignore[attr-defined]  # see above
         from qlib.config import C
 
         config = C.get("exp_manager")
@@ -93,6 +97,6 @@ class FileExpManager(_manager.FileExpManager, _qlib_expm.ExpManager):
     def create_exp(self, experiment_name: Optional[str] = None) -> Experiment:
         """Create an experiment; a taken name raises an ExpAlreadyExistError Qlib's code catches."""
         try:
-            return super().create_exp(experiment_name)  # type: ignore[return-value]
+            return cast(Experiment, super().create_exp(experiment_name))  # experiment_class is Experiment
         except _errors.ExpAlreadyExistError as exc:
             raise ExpAlreadyExistError(str(exc)) from exc

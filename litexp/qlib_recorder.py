@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, cast
 
 from .errors import InvalidInputError, LoadObjectError
 from .experiment import Experiment
@@ -117,7 +117,8 @@ class QlibRecorder:
 
         A missing experiment raises ValueError; nothing is created.
         """
-        return self.get_exp(experiment_id=experiment_id, experiment_name=experiment_name, create=False).list_recorders()  # type: ignore[return-value]
+        recorders = self.get_exp(experiment_id=experiment_id, experiment_name=experiment_name, create=False).list_recorders()
+        return cast(Dict[str, Recorder], recorders)  # the default rtype: a dict
 
     def get_exp(
         self,
@@ -140,7 +141,7 @@ class QlibRecorder:
 
     def set_uri(self, uri: Optional[str]) -> None:
         """Set the default tracking URI (None: ``<cwd>/mlruns``)."""
-        self.exp_manager.default_uri = uri  # type: ignore[assignment]
+        self.exp_manager.default_uri = uri
 
     @contextmanager
     def uri_context(self, uri: str) -> Iterator[None]:

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 from datetime import datetime
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import config
 from .records import GIT_COMMIT_TAG, RUN_NAME_TAG, USER_TAG
@@ -258,7 +258,9 @@ class Recorder:
             self._writer.flush()
 
     # logging -------------------------------------------------------------------
-    def _send(self, metrics: list = (), params: Dict[str, str] = {}, tags: Dict[str, str] = {}) -> None:  # type: ignore[assignment]
+    def _send(
+        self, metrics: Sequence[Tuple[str, float, int, int]] = (), params: Dict[str, str] = {}, tags: Dict[str, str] = {}
+    ) -> None:
         run_id = self._require_id()
         if self._writer is not None and self.async_logging:
             self._writer.submit(metrics, params, tags)

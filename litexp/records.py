@@ -9,7 +9,7 @@ spelled here once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Optional
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
 __all__ = [
     "RUN_STATUSES",
@@ -61,7 +61,7 @@ class ViewType:
     ALL = 3
 
     @staticmethod
-    def stages(view_type: int) -> tuple:
+    def stages(view_type: int) -> Tuple[str, ...]:
         if view_type == ViewType.ACTIVE_ONLY:
             return (ACTIVE,)
         if view_type == ViewType.DELETED_ONLY:

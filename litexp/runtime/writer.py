@@ -17,14 +17,14 @@ import collections
 import os
 import threading
 import time
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
 from .. import config
 from ..errors import LitexpError, LoggingFailedError
 from ..store import TrackingStore
 
 MetricItem = Tuple[str, float, int, int]  # key, value, timestamp, step
-Item = Tuple[List[MetricItem], Dict[str, str], Dict[str, str]]
+Item = Tuple[Sequence[MetricItem], Dict[str, str], Dict[str, str]]
 
 COALESCE_SECONDS = 0.02  # let a burst of calls gather into one batch
 
@@ -51,7 +51,7 @@ class RunWriter:
             message = str(error) if isinstance(error, LitexpError) else f"{type(error).__name__}: {error}"
             raise LoggingFailedError(f"A background write to recorder {self.run_id} failed: {message}") from error
 
-    def submit(self, metrics: List[MetricItem], params: Dict[str, str], tags: Dict[str, str]) -> None:
+    def submit(self, metrics: Sequence[MetricItem], params: Dict[str, str], tags: Dict[str, str]) -> None:
         """Queue one call's data (already validated)."""
         if self._error is not None:
             self.raise_pending()

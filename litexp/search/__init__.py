@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple, Union
 
-from ..records import RunRecord, Selection
+from ..records import RUN_NAME_TAG, RunRecord, Selection
 from ._dialect import RUNS
 from ._experiments import filter_experiments, parse_experiment_filter, parse_experiment_order_by
 from ._frame import FIXED_COLUMNS, FrameBuilder, runs_to_frame
-from ._match import RUN_NAME_TAG, match_experiment, match_run
+from ._match import match_experiment, match_run
 from ._model import (ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Clause, OrderKey, ParsedFilter,
                      ParsedOrder)
 from ._order import parse_order, sort_runs
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 
-def parse_filter(filter_string: Optional[str]) -> ParsedFilter:
+def parse_filter(filter_string: Union[str, ParsedFilter, None]) -> ParsedFilter:
     """Parse and check a run filter.
 
     Raises :class:`~litexp.errors.SearchSyntaxError` for every mistake, with
@@ -66,7 +66,7 @@ def parse_filter(filter_string: Optional[str]) -> ParsedFilter:
     return parse(filter_string, RUNS)
 
 
-def parse_order_by(order_by: Optional[Sequence[str]]) -> ParsedOrder:
+def parse_order_by(order_by: Union[Sequence[str], ParsedOrder, None]) -> ParsedOrder:
     """Parse and check a run order_by list such as ``["metrics.loss ASC", "params.lr"]``."""
     if isinstance(order_by, ParsedOrder):
         return order_by

@@ -13,7 +13,7 @@ import ast
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Set, Tuple
 
 from ._grouping import Ident, Item, Paren, describe, fail
 from ._model import (ATTRIBUTE, DATASET, EXT_IN, EXT_IS_NULL, METRIC, PARAM, TAG, Clause)
@@ -108,7 +108,7 @@ class Dialect:
     def _number(self, item: Item, what: str, source: str) -> Tuple[str, str]:
         if isinstance(item, Token) and item.kind in (INT, FLOAT):
             return item.kind, item.text
-        raise fail(item.column, f"expected a number after {what}, found {describe(item, source)} "  # type: ignore
+        raise fail(item.column, f"expected a number after {what}, found {describe(item, source)} "
                                 f"(numbers are written without quotes: 1, -2.5, 1e-3)")
 
     def _string(self, item: Item, what: str, source: str) -> str:
@@ -118,7 +118,7 @@ class Dialect:
             value = strip_quotes(item.text)
             if value is not None:
                 return value
-        raise fail(item.column, f"expected a quoted string after {what}, "  # type: ignore[union-attr]
+        raise fail(item.column, f"expected a quoted string after {what}, "
                                 f"found {describe(item, source)}")
 
     def parse_list(self, paren: Paren, what: str) -> Tuple[str, ...]:
@@ -213,7 +213,7 @@ class Dialect:
             pattern = like_regex(value, comparator == "ILIKE")
         return Clause(entity, key, comparator, value, column, pattern)
 
-    def in_list(self, left: Ident, negate: bool, paren: Paren, extensions: set) -> Clause:
+    def in_list(self, left: Ident, negate: bool, paren: Paren, extensions: Set[str]) -> Clause:
         """``<identifier> [NOT] IN (<strings>)``."""
         entity, key = self.resolve(left.text, left.column)
         comparator = "NOT IN" if negate else "IN"
@@ -233,7 +233,7 @@ class Dialect:
             return Clause(ATTRIBUTE, key_t, comparator, self.parse_list(paren, what), left.column)
         return Clause(DATASET, key, comparator, self.parse_list(paren, what), left.column)
 
-    def is_null(self, left: Ident, negate: bool, extensions: set) -> Clause:
+    def is_null(self, left: Ident, negate: bool, extensions: Set[str]) -> Clause:
         """``<identifier> IS [NOT] NULL``."""
         entity, key = self.resolve(left.text, left.column)
         comparator = "IS NOT NULL" if negate else "IS NULL"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, cast
 
 from ..records import RunRecord
 
@@ -25,7 +25,7 @@ FIXED_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_tim
 def _key_order(mappings: Sequence[Any]) -> List[str]:
     """Every key of the runs' mappings, sorted: the same column order in every process (MLflow's
     own order follows set iteration, which varies with ``PYTHONHASHSEED``)."""
-    known: set = set()
+    known: Set[str] = set()
     for values in mappings:
         if values:
             known.update(values)
@@ -37,7 +37,7 @@ def _times(values: List[Optional[int]]) -> Any:
     import numpy as np
     import pandas as pd
 
-    null = pd.to_datetime(None, unit="ms", utc=True)
+    null = pd.to_datetime(cast(Any, None), unit="ms", utc=True)  # pandas-stubs omit None; pandas takes it
     present = [v for v in values if v is not None]
     if not present:
         return [null] * len(values)
@@ -89,7 +89,7 @@ class FrameBuilder:
                     cell = cells[key] = (array("i"), array("d") if cells is self._cells[0] else [])
                 cell[0].append(row)
                 cell[1].append(value)
-        self._keys.append(tuple(keys))  # type: ignore[arg-type]
+        self._keys.append(tuple(keys))
 
     def default_order(self) -> List[int]:
         """Rows in MLflow's default order: newest start first, then by run id."""

@@ -164,7 +164,7 @@ def _identifiers(items: List[Item], source: str) -> List[Item]:
                         end = items[j].end  # ``name(...)`` is a SQL function call: part of the name
                         j += 1
                 else:
-                    end = items[j].end  # type: ignore[union-attr]
+                    end = items[j].end
                     j += 1
                 bare = False
             out.append(Ident(start, end, source[start:end], bare=bare))
@@ -181,8 +181,8 @@ def _orders(items: List[Item], source: str) -> List[Item]:
     for item in items:
         if _is_kind(item, ORDER) and out and (isinstance(out[-1], Ident) or _is_kind(out[-1], INT, FLOAT, HEX)):
             prev = out.pop()
-            start = prev.start  # type: ignore[union-attr]
-            out.append(Ident(start, item.end, source[start:item.end]))  # type: ignore[union-attr]
+            start = prev.start
+            out.append(Ident(start, item.end, source[start:item.end]))
             continue
         out.append(item)
     return out
@@ -198,8 +198,8 @@ def _casts(items: List[Item], source: str) -> List[Item]:
         if (isinstance(item, Token) and item.kind == PUNCT and item.text == "::" and out and i + 1 < n):
             prev = out.pop()
             nxt = items[i + 1]
-            start = prev.start  # type: ignore[union-attr]
-            out.append(Ident(start, nxt.end, source[start:nxt.end]))  # type: ignore[union-attr]
+            start = prev.start
+            out.append(Ident(start, nxt.end, source[start:nxt.end]))
             i += 2
             continue
         out.append(item)
@@ -230,7 +230,7 @@ def _comparisons(items: List[Item]) -> List[Item]:
             if _is_operand(nxt):
                 assert isinstance(item, Token) and nxt is not None
                 left = out.pop()
-                out.append(Comp(left, item, nxt, left.start, nxt.end))  # type: ignore[union-attr]
+                out.append(Comp(left, item, nxt, left.start, nxt.end))
                 last = nxt
                 i += 2
                 continue
@@ -252,12 +252,13 @@ def _fuse(items: List[Item], source: str) -> List[Item]:
         if isinstance(item, Paren):
             # A list after IN fuses like in MLflow; a grouping parenthesis
             # (a litexp extension) is followed by an implicit AND instead.
-            fusable = bool(out) and _is_kind(out[-1], KEYWORD) and out[-1].word == "IN"  # type: ignore[union-attr]
+            before = out[-1] if out else None
+            fusable = isinstance(before, Token) and before.kind == KEYWORD and before.word == "IN"
         if fusable and isinstance(nxt, Ident):
             if nxt.bare and nxt.text not in NON_KEYWORD_NAMES:
                 raise fail(nxt.column, f"unexpected word {nxt.text!r} after {describe(item, source)}; "
                                        "join conditions with AND")
-            start = item.start  # type: ignore[union-attr]
+            start = item.start
             out.append(Ident(start, nxt.end, source[start:nxt.end], fused=True))
             i += 2
             continue

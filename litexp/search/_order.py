@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import shlex
+from functools import partial
 from typing import Any, List, Optional, Sequence, Tuple
 
 from ..records import ExperimentRecord, RunRecord
@@ -45,7 +46,7 @@ def parse_order_item(text: Any, dialect: Dialect = RUNS) -> OrderKey:
     items = group(tokens, text)
     if len(items) != 1 or not isinstance(items[0], Ident):
         bad = items[1] if len(items) > 1 and isinstance(items[0], Ident) else items[0]
-        raise fail(bad.column, f"unexpected {describe(bad, text)} {where}; "  # type: ignore[union-attr]
+        raise fail(bad.column, f"unexpected {describe(bad, text)} {where}; "
                                "write '<name> [ASC|DESC]' such as 'metrics.loss DESC'")
     token_value = items[0].text
     try:
@@ -85,6 +86,7 @@ def parse_order(order_by: Optional[Sequence[str]], dialect: Dialect = RUNS) -> P
 
 
 def _run_sort_value(record: RunRecord, key: OrderKey) -> Tuple[bool, Any]:
+    value: Any
     if key.entity == METRIC:
         value = record.metrics.get(key.key)
     elif key.entity == PARAM:
@@ -113,7 +115,7 @@ def sort_runs(records: Sequence[RunRecord], order: ParsedOrder) -> List[RunRecor
     """Order runs like MLflow's ``SearchUtils.sort``."""
     runs = sorted(records, key=_default_run_key)
     for key in reversed(order.keys):
-        runs = sorted(runs, key=lambda r, k=key: _run_sort_value(r, k), reverse=not key.ascending)
+        runs = sorted(runs, key=partial(_run_sort_value, key=key), reverse=not key.ascending)
     return runs
 
 
@@ -138,7 +140,7 @@ class _Sorter:
             return bool(self.obj < other.obj)
         return bool(other.obj < self.obj)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable on purpose (it defines __eq__); object's is a method
 
 
 def sort_experiments(records: Sequence[ExperimentRecord], order: ParsedOrder) -> List[ExperimentRecord]:

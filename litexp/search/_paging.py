@@ -59,6 +59,7 @@ def check_max_results(max_results: Optional[Any]) -> Optional[int]:
         return None
     if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0:
         raise InvalidInputError(f"max_results must be a non-negative integer or None, got {max_results!r}.")
+    assert isinstance(max_results, int)
     return max_results
 
 

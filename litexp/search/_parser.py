@@ -62,10 +62,10 @@ class _Parser:
             self.extensions.add(EXT_OR)
             or_tok = items[pos]
             if parts[-1] is None:
-                raise fail(or_tok.column, "expected a condition before OR")  # type: ignore[union-attr]
+                raise fail(or_tok.column, "expected a condition before OR")
             part, pos = self.and_expr(items, pos + 1)
             if part is None:
-                raise fail(or_tok.column, "expected a condition after OR")  # type: ignore[union-attr]
+                raise fail(or_tok.column, "expected a condition after OR")
             parts.append(part)
         if len(parts) == 1:
             return parts[0], pos
@@ -94,7 +94,7 @@ class _Parser:
         if _is_kw(item, "NOT"):
             self.extensions.add(EXT_NOT)
             if nxt is None or _is_kw(nxt, "AND") or _is_kw(nxt, "OR"):
-                raise fail(item.column, "expected a condition after NOT")  # type: ignore[union-attr]
+                raise fail(item.column, "expected a condition after NOT")
             self.enter(item)
             operand, pos = self.unary(items, pos + 1)
             self.depth -= 1
@@ -115,7 +115,7 @@ class _Parser:
     def enter(self, item: Item) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise fail(item.column, f"nesting deeper than {MAX_DEPTH} levels")  # type: ignore[union-attr]
+            raise fail(item.column, f"nesting deeper than {MAX_DEPTH} levels")
 
     # --------------------------------------------------------------- clauses
     def comparison(self, comp: Comp) -> Clause:
@@ -133,6 +133,7 @@ class _Parser:
         second = items[pos + 1] if pos + 1 < n else None
         third = items[pos + 2] if pos + 2 < n else None
         if _is_kw(second, "IS"):
+            assert isinstance(second, Token)
             if _is_kw(third, "NULL") or _is_kw(third, "NOT NULL"):
                 clause = self.dialect.is_null(ident, _is_kw(third, "NOT NULL"), self.extensions)
                 if ident.fused and clause.entity not in (PARAM, TAG):
@@ -140,22 +141,24 @@ class _Parser:
                 self.clauses.append(clause)
                 return clause, pos + 3
             if _is_kw(third, "NOT  NULL"):
-                raise fail(third.column,  # type: ignore[union-attr]
+                assert isinstance(third, Token)
+                raise fail(third.column,
                            "write IS NOT NULL with exactly one space between NOT and NULL")
-            raise fail(second.column, f"expected NULL or NOT NULL after {ident.text} IS, "  # type: ignore
+            raise fail(second.column, f"expected NULL or NOT NULL after {ident.text} IS, "
                                       f"found {describe(third, self.source)}")
         if ident.fused and (_is_kw(second, "IN") or _is_kw(second, "NOT")):
             raise self.fused(ident)
         negated = _is_kw(second, "NOT") and _is_kw(third, "IN")
         if negated or _is_kw(second, "IN"):
             keyword = third if negated else second
+            assert isinstance(keyword, Token)
             at = pos + (3 if negated else 2)
             values = items[at] if at < n else None
             if isinstance(values, Paren):
                 clause = self.dialect.in_list(ident, negated, values, self.extensions)
                 self.clauses.append(clause)
                 return clause, at + 1
-            raise fail(keyword.column, f"expected a list such as ('a', 'b') after {ident.text} "  # type: ignore
+            raise fail(keyword.column, f"expected a list such as ('a', 'b') after {ident.text} "
                                        f"{'NOT IN' if negated else 'IN'}, found {describe(values, self.source)}")
         if second is None:
             raise fail(ident.end + 1, f"expected a comparison after {ident.text!r}")
@@ -166,10 +169,10 @@ class _Parser:
         if isinstance(second, Token) and second.kind == COMPARISON:
             if isinstance(third, Token) and third.kind == ERROR:
                 raise self.unexpected(third)
-            raise fail(third.column if third is not None else second.end + 1,  # type: ignore[union-attr]
+            raise fail(third.column if third is not None else second.end + 1,
                        f"expected a value after {ident.text + ' ' + second.text!r}, "
                        f"found {describe(third, self.source)}")
-        raise fail(second.column, f"expected a comparison operator after {ident.text!r}, "  # type: ignore
+        raise fail(second.column, f"expected a comparison operator after {ident.text!r}, "
                                   f"found {describe(second, self.source)}")
 
     def fused(self, ident: Ident) -> Exception:
@@ -183,7 +186,7 @@ class _Parser:
                 return fail(item.column, f"{item.text!r} needs a name on its left and a value on its right")
             if _is_kw(item, "OR"):
                 return fail(item.column, "expected a condition before OR")
-        return fail(item.column, f"unexpected {describe(item, self.source)}; "  # type: ignore[union-attr]
+        return fail(item.column, f"unexpected {describe(item, self.source)}; "
                                  "expected a condition such as metrics.loss < 0.5")
 
 

@@ -12,7 +12,7 @@ import numbers
 import posixpath
 import re
 import os
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Set, Tuple, cast
 
 from ..errors import InvalidInputError
 from ..records import RUN_NAME_TAG
@@ -29,7 +29,7 @@ _RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
 _EXPERIMENT_ID_RE = re.compile(r"^[0-9]{1,32}$")
 
 
-_valid_keys: set = set()
+_valid_keys: Set[str] = set()
 
 
 def validate_key(key: Any, kind: str) -> str:
@@ -111,7 +111,7 @@ def metric_value(key: str, value: Any) -> float:
             f"Metric {key!r} must be a number, got {type(value).__name__}: {value!r:.60}."
         )
     try:
-        result = float(value)  # type: ignore[arg-type]
+        result = float(cast(Any, value))  # numbers.Number does not declare __float__
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInputError(f"Metric {key!r} value {value!r:.60} is not a real number.") from exc
     return result
@@ -124,7 +124,7 @@ def integer(value: Any, what: str) -> int:
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
-        return int(value)
+        return int(cast(Any, value))  # numbers.Real does not declare __int__
     raise InvalidInputError(f"{what} must be an integer, got {type(value).__name__}: {value!r:.60}.")
 
 
@@ -189,7 +189,7 @@ def artifact_subpath(path: Any) -> str:
         raise InvalidInputError(f"Artifact path {path!r} contains a NUL character.")
     if path.startswith("/") or path.startswith("\\") or re_drive(path):
         raise InvalidInputError(f"Artifact path {path!r} must be relative to the run's artifact folder.")
-    norm = posixpath.normpath(path.replace("\\", "/"))
+    norm: str = posixpath.normpath(path.replace("\\", "/"))
     if norm == ".":
         return ""
     if norm == ".." or norm.startswith("../"):

@@ -41,9 +41,11 @@ class Files:
 
     def add(self, name: str, sig: Sig, value: Any) -> None:
         self.names.append(name)
-        self.mtimes.append(sig[0])  # type: ignore[attr-defined]
-        self.sizes.append(sig[1])  # type: ignore[attr-defined]
-        self.inos.append(sig[2])  # type: ignore[attr-defined]
+        # only a Files being built is added to, and its columns are lists (decoded ones are arrays
+        # or tuples, only read)
+        self.mtimes.append(sig[0])  # type: ignore[attr-defined]  # a list here, see above
+        self.sizes.append(sig[1])  # type: ignore[attr-defined]  # a list here, see above
+        self.inos.append(sig[2])  # type: ignore[attr-defined]  # a list here, see above
         self.values.append(value)
         self._where = None
 
@@ -64,12 +66,12 @@ class Entry:
 
     def __init__(self) -> None:
         self.meta_sig: Sig = NO_SIG
-        self.meta: Optional[tuple] = None
+        self.meta: Optional[Tuple[Any, ...]] = None
         #: folder path in the run folder (``metrics``, ``metrics/a``) → signature
         self.dirs: Dict[str, Sig] = {}
         #: data folder (``metrics``, ``params``, ``tags``) → its files
         self.kinds: Dict[str, Files] = {}
-        self._packed: Dict[str, tuple] = {}
+        self._packed: Dict[str, Tuple[Any, ...]] = {}
 
     def files(self, folder: str) -> Files:
         """The files of a folder, made empty if there are none (for an entry being built)."""
@@ -141,8 +143,10 @@ def _item(packed: Any, i: int) -> int:
     """Item ``i`` of what :func:`_pack` made."""
     if isinstance(packed, bytes):
         one = _STRUCTS[chr(packed[0])]
-        return one.unpack_from(packed, 1 + i * one.size)[0]  # type: ignore[no-any-return]
-    return packed[i]  # type: ignore[no-any-return]
+        value: int = one.unpack_from(packed, 1 + i * one.size)[0]
+        return value
+    item: int = packed[i]
+    return item
 
 
 def _unpack(packed: Any) -> Sequence[int]:
@@ -150,10 +154,11 @@ def _unpack(packed: Any) -> Sequence[int]:
         out = array(chr(packed[0]))
         out.frombytes(memoryview(packed)[1:])
         return out
-    return packed  # type: ignore[no-any-return]
+    numbers: Sequence[int] = packed  # a tuple of ints (see _pack)
+    return numbers
 
 
-def _with_marker(meta: Optional[tuple], run_id: str) -> Optional[tuple]:
+def _with_marker(meta: Optional[Tuple[Any, ...]], run_id: str) -> Optional[Tuple[Any, ...]]:
     if meta is None or len(meta) < 7 or not isinstance(meta[6], str) or _RUN in meta[6]:
         return meta
     return meta[:6] + (meta[6].replace(run_id, _RUN),) + meta[7:]
@@ -196,7 +201,7 @@ def encode(entry: Entry, run_id: str) -> bytes:
     return marshal.dumps(row)
 
 
-def _unpack_files(packed: tuple, base_ino: int) -> Optional[Files]:
+def _unpack_files(packed: Tuple[Any, ...], base_ino: int) -> Optional[Files]:
     folder, names, mtimes, sizes, inos, values = packed
     files = Files()
     files.names = names.split("\n") if names else []

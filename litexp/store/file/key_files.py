@@ -7,7 +7,7 @@ import errno
 import logging
 import os
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Set
 
 from ...errors import InvalidInputError
 from . import fs
@@ -20,7 +20,7 @@ class Warnings:
     """One warning per unreadable thing and store object."""
 
     def __init__(self) -> None:
-        self._seen: set = set()
+        self._seen: Set[Any] = set()
         self._lock = threading.Lock()
 
     def __call__(self, key: str, message: str, *args: Any) -> None:

@@ -30,7 +30,7 @@ from typing import Any, List, Optional, Tuple
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no fcntl module on Windows: FcntlLock checks for None
 
 from ... import config, platform
 from ...errors import LockTimeoutError
@@ -301,7 +301,7 @@ class StoreLock(BaseLock):
         soft = self.mode == "soft"
         path = os.path.join(root, SOFT_LOCK_FILE if soft else LOCK_FILE)
         super().__init__(path, config.lock_timeout() if timeout is None else timeout)
-        self._strategy: Any = None
+        self._strategy: Optional[BaseLock] = None
         self._soft = soft
 
     def _lock(self) -> BaseLock:

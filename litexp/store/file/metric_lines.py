@@ -7,7 +7,7 @@ import sys
 import threading
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 Point = Tuple[int, float, int]  # (timestamp, value, step)
 
@@ -144,7 +144,7 @@ class _Scratch(threading.local):
     KEEP = 1 << 21  # bytes; larger inputs get fresh arrays, and nothing is kept for them
 
     def __init__(self) -> None:
-        self.arrays: dict = {}
+        self.arrays: Dict[Any, Any] = {}
 
     def get(self, np: Any, name: Any, size: int) -> Any:
         """An array of ``size`` items of dtype ``name`` (or bool, for other names)."""

@@ -9,7 +9,7 @@ checks meta.yaml and reads dataset inputs.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 from . import fs
 from .layout import Layout, meta_path
@@ -28,7 +28,7 @@ def _status_name(raw: Any) -> str:
     raise ValueError(f"unknown status {raw!r}")
 
 
-def meta_fields(meta: Any, run_dir: str) -> tuple:
+def meta_fields(meta: Any, run_dir: str) -> Tuple[Any, ...]:
     """The checked fields of a run's parsed meta.yaml (see :func:`record_from_fields`);
     ValueError (or KeyError, TypeError) when it is not a readable run."""
     if not isinstance(meta, dict):
@@ -52,7 +52,7 @@ def meta_fields(meta: Any, run_dir: str) -> tuple:
     )
 
 
-def record_from_fields(run_id: str, fields: tuple) -> RunRecord:
+def record_from_fields(run_id: str, fields: Tuple[Any, ...]) -> RunRecord:
     """A run record (no metrics, params or tags yet) from :func:`meta_fields`."""
     experiment_id, run_name, user_id, status, start, end, artifact_uri, stage, deleted = fields
     return RunRecord(

@@ -5,7 +5,7 @@ One part of :class:`~litexp.store.file.FileStore`.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ... import config
 from ...errors import InvalidInputError, StoreCorruptError
@@ -56,7 +56,7 @@ class Runs:
         exp_dir = self.layout.experiment_dir(v.validate_experiment_id(experiment_id))
         try:
             st = os.stat(meta_path(exp_dir))
-            sig: Optional[tuple] = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            sig: Optional[Tuple[int, ...]] = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         except OSError:
             sig = None
         cache = self.__dict__.setdefault("_new_run_experiments", {})

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ...errors import LitexpError
 from ...records import RUN_NAME_TAG, RunRecord, Selection
@@ -94,7 +94,7 @@ class RunScanner:
         sel = selection or Selection()
         complete = wanted is None and sel.metrics is None and sel.params is None and sel.tags is None
         index = self.index
-        present: set = set()
+        present: Set[str] = set()
         try:
             with os.scandir(exp_dir) as it:
                 batch: List[str] = []
@@ -183,7 +183,7 @@ class RunScanner:
     def _settled(self, st: os.stat_result) -> bool:
         return st.st_mtime_ns < self.settled_before
 
-    def _meta(self, run_dir: str, cached: Optional[Entry], fresh: Entry) -> Tuple[Optional[tuple], bool]:
+    def _meta(self, run_dir: str, cached: Optional[Entry], fresh: Entry) -> Tuple[Optional[Tuple[Any, ...]], bool]:
         path = run_dir + os.sep + "meta.yaml"
         try:
             if cached is not None and cached.meta is not None:
@@ -286,8 +286,9 @@ class RunScanner:
             if listed is None and old is not None:
                 # the listing holds: check each remembered file with one stat
                 mtimes, sizes, inos, values = old.mtimes, old.sizes, old.inos, old.values
-                add_name, add_mtime, add_size = new.names.append, new.mtimes.append, new.sizes.append  # type: ignore
-                add_ino, add_value = new.inos.append, new.values.append  # type: ignore[attr-defined]
+                # ``new`` is being built, so its columns are lists (Files types them as read-only sequences)
+                add_name, add_mtime, add_size = new.names.append, new.mtimes.append, new.sizes.append  # type: ignore[attr-defined]  # lists, see above
+                add_ino, add_value = new.inos.append, new.values.append  # type: ignore[attr-defined]  # lists, see above
                 for i, name in enumerate(old.names):
                     try:
                         st = stat(prefix + name)
@@ -314,7 +315,7 @@ class RunScanner:
                 changed = True
                 for name in listed or ():
                     i = old.find(name) if old is not None else -1
-                    todo.append((name, (old.sig(i), old.values[i]) if i >= 0 else None))  # type: ignore[union-attr]
+                    todo.append((name, (old.sig(i), old.values[i]) if old is not None and i >= 0 else None))
         else:
             for key in keys:
                 try:

@@ -23,7 +23,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Dict, Mapping, Optional, Union
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ... import config
 from ...errors import (AuthError, ExpAlreadyExistError, InvalidInputError, NotFoundError, ServerError,
@@ -292,7 +292,7 @@ def _closed_by_peer(conn: http.client.HTTPConnection) -> bool:
     return bool(readable)
 
 
-def _query_items(payload: Mapping[str, Any]) -> list:
+def _query_items(payload: Mapping[str, Any]) -> List[Tuple[str, str]]:
     items = []
     for key, value in payload.items():
         for one in value if isinstance(value, (list, tuple)) else [value]:
