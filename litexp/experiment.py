@@ -202,7 +202,8 @@ class Experiment:
     def end_stale_recorders(self, max_age: float = 300.0, include_unknown: bool = False) -> Dict[str, str]:
         """End every stale recorder (see :meth:`list_stale_recorders`) as KILLED.
 
-        The end time is the last heartbeat (the last sign of life), else now.
+        The end time is the last heartbeat (the last sign of life), else now; never before the
+        start time.
         Returns the recorders ended: id → reason.
         """
         store = self.store
@@ -210,6 +211,9 @@ class Experiment:
         for run_id in stale:
             hb = store.read_heartbeat(run_id)
             end = hb.last_beat_ms if hb is not None and hb.last_beat_ms is not None else int(time.time() * 1000)
+            start = store.get_run(run_id, self.id).start_time
+            if start is not None and end < start:  # a heartbeat written just before the run's start time
+                end = start
             store.update_run(run_id, Recorder.STATUS_K, end)
             store.remove_heartbeat(run_id)
         return stale

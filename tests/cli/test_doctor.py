@@ -258,3 +258,24 @@ def test_a_run_whose_process_is_alive_is_left_alone(tmp_path: Path) -> None:
 def test_a_server_or_a_missing_store_is_one_line_and_status_2(tmp_path: Path) -> None:
     assert "file stores" in failed("doctor", "--uri", "http://127.0.0.1:9")
     assert str(tmp_path / "nowhere") in failed("doctor", "--uri", str(tmp_path / "nowhere"))
+
+
+def test_what_a_repair_puts_aside_is_not_taken_for_an_experiment(tmp_path: Path) -> None:
+    root = tmp_path / "mlruns"
+    make_store(root, runs=1)
+    (root / ".ipynb_checkpoints").mkdir()
+    assert cli("doctor", "--uri", str(root)).returncode == 1
+    assert cli("doctor", "--uri", str(root), "--fix").returncode == 0
+    assert (root / ".litexp-doctor.trash" / ".ipynb_checkpoints").is_dir()
+    listed = cli("experiments", "--uri", str(root))
+    assert listed.returncode == 0 and listed.stderr == "" and "alpha" in listed.stdout
+    assert cli("doctor", "--uri", str(root)).returncode == 0
+
+
+def test_a_removal_cut_short_is_left_to_gc(tmp_path: Path) -> None:
+    root = tmp_path / "mlruns"
+    ids = make_store(root, runs=2)
+    run_dir = next(root.glob(f"*/{ids[0]}"))
+    (run_dir / "meta.yaml").rename(run_dir / ".litexp-removing.yaml")  # what gc leaves when killed
+    run_dir.rename(run_dir.with_name(ids[0] + ".litexp-removing-0a1b"))
+    assert cli("doctor", "--uri", str(root)).returncode == 0

@@ -40,18 +40,15 @@ from ..uri import path_to_file_url
 from ..validation import validate_key, validate_run_id
 from . import fs
 from . import metric_lines as lines
-from .index import _unlink_index, index_path
-from .layout import ARTIFACTS, META, METRICS, MODELS, PARAMS, TAGS, TRASH, Layout, meta_path
+from .index import index_damage, index_path, unlink_index
+from .layout import ARTIFACTS, DOCTOR_RUN_ASIDE, DOCTOR_STORE_ASIDE, META, METRICS, MODELS, PARAMS, TAGS, TRASH, Layout, meta_path
 from .run_reader import meta_fields, record_from_fields
 
 __all__ = ["Problem", "RunFolder", "StoreDoctor", "parse_meta", "RUN_ASIDE", "STORE_ASIDE", "TEMP_MIN_AGE",
            "SETTLE_SECONDS"]
 
-#: Where a repair keeps what it takes out of a run (a folder inside the run folder).
-RUN_ASIDE = ".litexp-doctor"
-#: Where a repair keeps what it takes out of the root or an experiment folder. MLflow's file store
-#: skips root folders whose name ends in ``.trash`` (and fails on other names starting with ``.``).
-STORE_ASIDE = ".litexp-doctor.trash"
+RUN_ASIDE = DOCTOR_RUN_ASIDE
+STORE_ASIDE = DOCTOR_STORE_ASIDE
 #: A temporary file younger than this may belong to a write still going on (a large artifact copy).
 TEMP_MIN_AGE = 3600.0
 #: A damaged file changed less than this ago is not repaired yet: its writer may still be at work.
@@ -233,7 +230,19 @@ class StoreDoctor:
 
     @staticmethod
     def _mover(src: str, dst: str) -> Action:
-        return lambda: _move(src, dst)
+        def move() -> Optional[str]:
+            _move(src, dst)
+            return None
+
+        return move
+
+    @staticmethod
+    def _remover(path: str, remove: Callable[[str], None] = os.unlink) -> Action:
+        def run() -> Optional[str]:
+            remove(path)
+            return None
+
+        return run
 
     def _age(self, path: str) -> float:
         """Seconds since ``path`` last changed (infinite when it cannot be told)."""
@@ -256,7 +265,7 @@ class StoreDoctor:
             if TEMP_MIN_AGE <= age < float("inf"):  # younger: a write that may still be going on
                 self.add("temp-file", exp_id, run_id, path,
                          f"leftover temporary file of a write that never finished ({age / 3600:.1f} h old)",
-                         "remove it (the file it was meant to replace is intact)", lambda path=path: os.unlink(path))
+                         "remove it (the file it was meant to replace is intact)", self._remover(path))
 
     def _rewrite_meta(self, path: str, data: bytes, meta: Dict[str, Any], kept: Optional[str]) -> Optional[str]:
         """Under the store lock, if ``path`` still holds ``data``: keep ``data`` at ``kept``, write ``meta``."""
@@ -336,11 +345,11 @@ class StoreDoctor:
                              f"experiment tag file {key!r} {reason}; MLflow fails on it",
                              f"move it to {self.rel(target)}", self._mover(path, target), path)
             for path in sorted({index_path(exp_dir, network=False), index_path(exp_dir, network=True)}):
-                reason = _index_damage(path)
+                reason = index_damage(path)
                 if reason is not None:
                     self.add("damaged-index", exp_id, None, path, f"the search index is damaged ({reason})",
                              "remove it: it is a cache that the next search rebuilds, no data is lost",
-                             lambda path=path: _unlink_index(path))
+                             self._remover(path, unlink_index))
         for name, group in sorted(names.items()):
             group.sort()
             for _, exp_id, exp_dir in group[1:]:
@@ -542,7 +551,7 @@ class StoreDoctor:
             data = fs.read_bytes(path)
         except OSError:
             return
-        bad = _bad_lines(data)
+        bad = lines.unreadable_lines(data)
         if not bad:
             return
         what = [f"its last line has no newline (a write cut short): {_quote(raw)}" for why, _, raw in bad
@@ -560,7 +569,8 @@ class StoreDoctor:
             if fs.read_bytes(path) != data:
                 return "it changed meanwhile; run doctor again"
             if not good:
-                return _move(path, side)
+                _move(path, side)
+                return None
             os.makedirs(os.path.dirname(side), exist_ok=True)
             fs.append_to_file(side + ".cut", cut)
             fs.replace_file(path, good, tmp_folder=run.path)
@@ -597,57 +607,8 @@ def _key_file_problem(key: str, path: str, kind: str) -> Optional[str]:
     return None
 
 
-def _bad_lines(data: bytes) -> List[Tuple[str, int, bytes]]:
-    """``(why, line number, bytes)`` of the lines of a metric file MLflow cannot read (or, for a
-    last line without newline, that litexp skips): empty when every line is fine."""
-    cut = data.rfind(b"\n") + 1
-    body, tail = data[:cut], data[cut:]
-    bad = []
-    try:  # every line parses, and no line break but \n (and \r\n) is inside one
-        text = body.decode("utf-8")
-        fine = not lines.parse_history(body)[1] and len(text.splitlines()) == text.count("\n")
-    except UnicodeDecodeError:
-        fine = False
-    if not fine:
-        for number, raw in enumerate(body.split(b"\n")[:-1], 1):
-            try:
-                text = raw.decode("utf-8")
-                if len((text + "\n").splitlines()) != 1:
-                    raise ValueError("a line break MLflow reads inside the line")
-                lines.parse_line(text)
-            except ValueError:  # UnicodeDecodeError included
-                bad.append(("bad", number, raw))
-    if tail:
-        bad.append(("torn", body.count(b"\n") + 1, tail))
-    return bad
-
-
 def _read_tag(folder: str, key: str) -> Optional[str]:
     try:
         return fs.read_text(os.path.join(folder, key)) or None
     except (OSError, UnicodeDecodeError):
         return None
-
-
-def _index_damage(path: str) -> Optional[str]:
-    """Why SQLite cannot read the index at ``path``; None when it can, or cannot tell (missing,
-    busy, in a folder it may not open)."""
-    if not os.path.isfile(path):
-        return None
-    try:
-        import sqlite3
-        from urllib.parse import quote
-    except ImportError:  # pragma: no cover - a Python without SQLite keeps no index
-        return None
-    try:
-        db = sqlite3.connect("file:" + quote(os.path.abspath(path)) + "?mode=ro", uri=True, timeout=2)
-        try:
-            rows = db.execute("PRAGMA quick_check").fetchall()
-        finally:
-            db.close()
-    except sqlite3.OperationalError as exc:  # locked, busy, cannot open: no verdict
-        text = str(exc)
-        return text if "malformed" in text or "not a database" in text else None
-    except sqlite3.DatabaseError as exc:
-        return str(exc)
-    return None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:3])

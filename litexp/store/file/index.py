@@ -34,7 +34,7 @@ from ... import config
 from .layout import INDEX_FILE, OLD_INDEX_FILE
 from .locks import is_network_fs
 
-__all__ = ["RunIndex", "open_index", "index_path", "INDEX_FILE", "RACY_SECONDS"]
+__all__ = ["RunIndex", "open_index", "index_path", "index_damage", "unlink_index", "INDEX_FILE", "RACY_SECONDS"]
 
 RACY_SECONDS = 2.0
 FORMAT = 3  # bump when the row format changes: older rows are then dropped
@@ -66,7 +66,7 @@ def index_path(exp_dir: str, network: Optional[bool] = None) -> str:
     return _cache_path(exp_dir) if network else os.path.join(exp_dir, INDEX_FILE)
 
 
-def _unlink_index(path: str) -> None:
+def unlink_index(path: str) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         try:
             os.unlink(path + suffix)
@@ -181,7 +181,7 @@ class RunIndex:
         except Exception:
             pass
         self._db = None
-        _unlink_index(self.path)
+        unlink_index(self.path)
 
 
 def _connect(path: str, create: bool) -> Any:
@@ -237,7 +237,7 @@ def _open_at(path: str) -> Optional[RunIndex]:
             if isinstance(exc, sqlite3.OperationalError) and _cannot_write(exc):
                 break
             if attempt == 0:  # damaged, truncated or not an index: start over
-                _unlink_index(path)
+                unlink_index(path)
         except OSError:
             break
     try:  # an index we may read but not write (a read-only store)
@@ -274,3 +274,27 @@ def open_index(exp_dir: str, network: Optional[bool] = None) -> Optional[RunInde
                 index.close()
             return other
     return index
+
+
+def index_damage(path: str) -> Optional[str]:
+    """Why SQLite cannot read the index at ``path``; None when it can, or cannot tell (missing,
+    busy, in a folder it may not open)."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        import sqlite3
+        from urllib.parse import quote
+    except ImportError:  # pragma: no cover - a Python without SQLite keeps no index
+        return None
+    try:
+        db = sqlite3.connect("file:" + quote(os.path.abspath(path)) + "?mode=ro", uri=True, timeout=2)
+        try:
+            rows = db.execute("PRAGMA quick_check").fetchall()
+        finally:
+            db.close()
+    except sqlite3.OperationalError as exc:  # locked, busy, cannot open: no verdict
+        text = str(exc)
+        return text if "malformed" in text or "not a database" in text else None
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:3])

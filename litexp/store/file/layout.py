@@ -37,7 +37,17 @@ RUN_SUBFOLDERS = (METRICS, PARAMS, ARTIFACTS, TAGS)
 #: Folders of an experiment folder that are not runs.
 RESERVED_EXPERIMENT_FOLDERS = frozenset({TAGS, DATASETS, TRACES, MODELS})
 #: Folders of the root that are not experiments.
-RESERVED_ROOT_FOLDERS = frozenset({TRASH, MODELS})
+#: Where ``litexp doctor --fix`` keeps what it takes out of a run (a folder inside the run folder;
+#: MLflow reads only meta.yaml, metrics, params and tags there).
+DOCTOR_RUN_ASIDE = ".litexp-doctor"
+#: Where it keeps what it takes out of the root or an experiment folder: MLflow's file store skips
+#: root folders whose name ends in ``.trash`` (and fails on other names starting with ``.``).
+DOCTOR_STORE_ASIDE = ".litexp-doctor.trash"
+#: What ``gc`` renames a meta.yaml to while its run or experiment is removed (MLflow ignores it).
+PURGE_MARKER = ".litexp-removing.yaml"
+#: Inserted by ``gc`` in the name of a run folder (or external artifact folder) being removed.
+PURGE_INFIX = ".litexp-removing-"
+RESERVED_ROOT_FOLDERS = frozenset({TRASH, MODELS, DOCTOR_STORE_ASIDE})
 
 HEARTBEAT = ".litexp-heartbeat"
 INDEX_FILE = ".litexp-index.sqlite"

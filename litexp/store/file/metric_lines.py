@@ -464,3 +464,28 @@ def without_repeats(points: List[Point], last_line: Optional[bytes]) -> List[Poi
             seen.add(key)
             out.append((ts, val, step))
     return out
+
+
+def unreadable_lines(data: bytes) -> List[Tuple[str, int, bytes]]:
+    """``(why, line number, bytes)`` of the lines of a metric file MLflow cannot read (or, for a
+    last line without newline, that litexp skips): empty when every line is fine."""
+    cut = data.rfind(b"\n") + 1
+    body, tail = data[:cut], data[cut:]
+    bad = []
+    try:  # every line parses, and no line break but \n (and \r\n) is inside one
+        text = body.decode("utf-8")
+        fine = not parse_history(body)[1] and len(text.splitlines()) == text.count("\n")
+    except UnicodeDecodeError:
+        fine = False
+    if not fine:
+        for number, raw in enumerate(body.split(b"\n")[:-1], 1):
+            try:
+                text = raw.decode("utf-8")
+                if len((text + "\n").splitlines()) != 1:
+                    raise ValueError("a line break MLflow reads inside the line")
+                parse_line(text)
+            except ValueError:  # UnicodeDecodeError included
+                bad.append(("bad", number, raw))
+    if tail:
+        bad.append(("torn", body.count(b"\n") + 1, tail))
+    return bad

@@ -30,17 +30,14 @@ from ..uri import local_path_of
 from . import fs
 from .index import index_path, open_index
 from .key_files import Warnings
-from .layout import ARTIFACTS, Layout, meta_path
+from .layout import ARTIFACTS, PURGE_INFIX, PURGE_MARKER, Layout, meta_path
 from .locks import StoreLock
 from .run_reader import read_run_meta
 
 __all__ = ["Purger", "Removal", "MARKER", "REMOVING"]
 
-#: What a meta.yaml is renamed to when its run or experiment is being removed (a file: MLflow
-#: ignores unknown files in run and experiment folders).
-MARKER = ".litexp-removing.yaml"
-#: Inserted in the name of a run folder (or external artifact folder) being removed.
-REMOVING = ".litexp-removing-"
+MARKER = PURGE_MARKER
+REMOVING = PURGE_INFIX
 
 #: ``(kind, experiment_id, run_id, path, bytes)``: kind ``run``, ``experiment`` or ``artifacts``;
 #: ``run_id`` is None for an experiment.
