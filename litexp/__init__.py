@@ -15,9 +15,10 @@ classes are imported on first use, so ``import litexp`` stays cheap. When
 """
 
 import sys
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .errors import (
+    AuthError,
     ExpAlreadyExistError,
     InvalidInputError,
     LitexpError,
@@ -26,7 +27,6 @@ from .errors import (
     LoggingFailedError,
     NotFoundError,
     SearchSyntaxError,
-    AuthError,
     ServerError,
     ServerUnreachableError,
     StorageError,
@@ -35,18 +35,18 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from . import tables
+    from ._doctor import doctor
+    from ._gc import gc
+    from ._report import report
+    from ._spool import send_spool
+    from ._sync import pull, push
     from .experiment import Experiment
     from .manager import ExpManager, FileExpManager
     from .qlib_recorder import QlibRecorder, R
     from .recorder import Recorder
-    from ._spool import send_spool
-    from ._sync import pull, push
-    from ._doctor import doctor
-    from ._gc import gc
-    from ._report import report
-    from . import tables
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY: Dict[str, Optional[str]] = {
     "R": "qlib_recorder",
@@ -116,5 +116,5 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__() -> list:
+def __dir__() -> List[str]:
     return sorted(set(globals()) | set(__all__))

@@ -62,8 +62,18 @@ class DoctorReport:
 
     def rows(self) -> List[Dict[str, Any]]:
         """One dict per problem, for printing."""
-        return [{"kind": p.kind, "experiment_id": p.experiment_id, "run_id": p.run_id, "message": p.message,
-                 "fix": p.fix, "fixed": p.fixed, "path": p.path} for p in self.problems]
+        return [
+            {
+                "kind": p.kind,
+                "experiment_id": p.experiment_id,
+                "run_id": p.run_id,
+                "message": p.message,
+                "fix": p.fix,
+                "fixed": p.fixed,
+                "path": p.path,
+            }
+            for p in self.problems
+        ]
 
     def summary(self) -> str:
         """``3 problems in /path/mlruns: 2 repaired, 1 left`` (or ``no problems found in ...``)."""
@@ -77,7 +87,8 @@ class DoctorReport:
         if manual == left:
             return f"{count}; `litexp doctor --fix` cannot repair {'it' if left == 1 else 'them'}: see above what to do"
         return f"{count}; `litexp doctor --fix` repairs {left - manual}" + (
-            f", {manual} need{'s' if manual == 1 else ''} you (see above)" if manual else "")
+            f", {manual} need{'s' if manual == 1 else ''} you (see above)" if manual else ""
+        )
 
 
 class _Quiet(logging.Filter):
@@ -160,8 +171,13 @@ def _dead_runs(manager: Any, store: Any, checks: StoreDoctor, runs: List[RunFold
     found: Dict[str, Problem] = {}
     for run in runs:
         record = run.record
-        if (record is None or record.status != "RUNNING" or record.lifecycle_stage != ACTIVE or run.trashed
-                or record.experiment_id not in checks.locations):  # its experiment must be readable to end it
+        if (
+            record is None
+            or record.status != "RUNNING"
+            or record.lifecycle_stage != ACTIVE
+            or run.trashed
+            or record.experiment_id not in checks.locations
+        ):  # its experiment must be readable to end it
             continue
         try:
             heartbeat = store.read_heartbeat(record.run_id)
@@ -170,9 +186,13 @@ def _dead_runs(manager: Any, store: Any, checks: StoreDoctor, runs: List[RunFold
         reason = stale_reason(record, heartbeat, STALE_AFTER)
         if reason is not None:
             found[record.run_id] = checks.add(
-                "dead-run", record.experiment_id, record.run_id, run.path,
+                "dead-run",
+                record.experiment_id,
+                record.run_id,
+                run.path,
                 f"the run is still RUNNING but {reason}",
-                "end it as KILLED, with its last heartbeat as end time (as `litexp stale --end` does)")
+                "end it as KILLED, with its last heartbeat as end time (as `litexp stale --end` does)",
+            )
     if not fix or not found:
         return {run_id: not fix for run_id in found}
     experiments = sorted({p.experiment_id for p in found.values() if p.experiment_id is not None})
@@ -193,8 +213,14 @@ def _dead_runs(manager: Any, store: Any, checks: StoreDoctor, runs: List[RunFold
                 where: Any = store.get_run(run_id).experiment_id, store.run_folder(run_id)
             except LitexpError:
                 where = None, ""
-            problem = checks.add("dead-run", where[0], run_id, where[1], f"the run was still RUNNING but {reason}",
-                                 "end it as KILLED, with its last heartbeat as end time")
+            problem = checks.add(
+                "dead-run",
+                where[0],
+                run_id,
+                where[1],
+                f"the run was still RUNNING but {reason}",
+                "end it as KILLED, with its last heartbeat as end time",
+            )
             problem.fixed = True
             found[run_id] = problem
     return {run_id: run_id in ended for run_id in found}

@@ -22,7 +22,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from functools import partial
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Union
 
 from .errors import InvalidInputError, LitexpError, NotFoundError, StorageError
 from .records import ViewType
@@ -30,9 +31,7 @@ from .records import ViewType
 __all__ = ["gc", "GcItem", "GcReport", "parse_duration"]
 
 #: MLflow's ``--older-than`` syntax: ``#d#h#m#s``, each part optional, decimals allowed.
-DURATION = re.compile(
-    r"^((?P<days>[.\d]+?)d)?((?P<hours>[.\d]+?)h)?((?P<minutes>[.\d]+?)m)?((?P<seconds>[.\d]+?)s)?$"
-)
+DURATION = re.compile(r"^((?P<days>[.\d]+?)d)?((?P<hours>[.\d]+?)h)?((?P<minutes>[.\d]+?)m)?((?P<seconds>[.\d]+?)s)?$")
 
 
 def parse_duration(text: Union[str, float, int]) -> float:
@@ -53,8 +52,10 @@ def parse_duration(text: Union[str, float, int]) -> float:
         except (ValueError, OverflowError):
             seconds = None
         if seconds is None:
-            raise InvalidInputError(f"Cannot read the duration {text!r}: write it like 30d, 8h, 2d8h5m20s or "
-                                    "90s (days, hours, minutes, seconds), or a number of seconds.")
+            raise InvalidInputError(
+                f"Cannot read the duration {text!r}: write it like 30d, 8h, 2d8h5m20s or "
+                "90s (days, hours, minutes, seconds), or a number of seconds."
+            )
     if not math.isfinite(seconds) or seconds < 0:
         raise InvalidInputError(f"The duration {text!r} is not a length of time; give how long ago, such as 30d.")
     return seconds
@@ -101,14 +102,26 @@ class GcReport:
 
     def rows(self) -> List[Dict[str, Any]]:
         """One dict per item, for printing."""
-        return [{"kind": i.kind, "experiment_id": i.experiment_id, "run_id": i.run_id, "name": i.name,
-                 "deleted_time": i.deleted_time, "bytes": i.bytes, "path": i.path} for i in self.items]
+        return [
+            {
+                "kind": i.kind,
+                "experiment_id": i.experiment_id,
+                "run_id": i.run_id,
+                "name": i.name,
+                "deleted_time": i.deleted_time,
+                "bytes": i.bytes,
+                "path": i.path,
+            }
+            for i in self.items
+        ]
 
     def summary(self) -> str:
         """``removed 3 runs and 1 experiment (1.2 MB)``."""
         verb = "would remove" if self.dry_run else "removed"
-        text = (f"{verb} {_count(self.runs, 'run')} and {_count(self.experiments, 'experiment')} "
-                f"({format_bytes(self.bytes)})")
+        text = (
+            f"{verb} {_count(self.runs, 'run')} and {_count(self.experiments, 'experiment')} "
+            f"({format_bytes(self.bytes)})"
+        )
         if self.kept:
             text += f"; kept {len(self.kept)} that changed meanwhile"
         if self.failed:
@@ -169,11 +182,17 @@ def gc(
 
     leftovers = store.finish_purges(dry_run=True)
     now = int(time.time() * 1000)
-    experiments = [e for e in store.list_experiments(ViewType.DELETED_ONLY)
-                   if (scope is None or e.experiment_id in scope) and _experiment_due(e.last_update_time, older_ms, now)]
+    experiments = [
+        e
+        for e in store.list_experiments(ViewType.DELETED_ONLY)
+        if (scope is None or e.experiment_id in scope) and _experiment_due(e.last_update_time, older_ms, now)
+    ]
     whole = {e.experiment_id for e in experiments}
-    runs = [r for r in store.deleted_runs(older_ms, sorted(scope) if scope is not None else None)
-            if r.experiment_id not in whole]
+    runs = [
+        r
+        for r in store.deleted_runs(older_ms, sorted(scope) if scope is not None else None)
+        if r.experiment_id not in whole
+    ]
     total = len(leftovers) + len(runs) + len(experiments)
     done = 0
 
@@ -195,11 +214,16 @@ def gc(
         for _ in leftovers:
             step()
     for run in runs:
-        _collect(report, lambda: store.purge_run(run.run_id, older_ms, dry_run), {run.run_id: run.run_name},
-                 {run.run_id: run.deleted_time})
+        _collect(
+            report,
+            partial(store.purge_run, run.run_id, older_ms, dry_run),
+            {run.run_id: run.run_name},
+            {run.run_id: run.deleted_time},
+        )
         if run.artifact_uri and not _is_local(run.artifact_uri):
-            report.notes.append(f"Artifacts of run {run.run_id} at {run.artifact_uri} are not a local folder; "
-                                "they were left there.")
+            report.notes.append(
+                f"Artifacts of run {run.run_id} at {run.artifact_uri} are not a local folder; they were left there."
+            )
         step()
     for experiment in experiments:
         members = store.deleted_runs(None, [experiment.experiment_id])
@@ -207,11 +231,12 @@ def gc(
         times: Dict[str, Optional[int]] = {r.run_id: r.deleted_time for r in members}
         names[""] = experiment.name
         times[""] = experiment.last_update_time
-        _collect(report, lambda: store.purge_experiment(experiment.experiment_id, older_ms, dry_run), names, times)
+        _collect(report, partial(store.purge_experiment, experiment.experiment_id, older_ms, dry_run), names, times)
         for r in members:
             if r.artifact_uri and not _is_local(r.artifact_uri):
-                report.notes.append(f"Artifacts of run {r.run_id} at {r.artifact_uri} are not a local folder; "
-                                    "they were left there.")
+                report.notes.append(
+                    f"Artifacts of run {r.run_id} at {r.artifact_uri} are not a local folder; they were left there."
+                )
         step()
     return report
 
@@ -226,7 +251,7 @@ def _experiment_due(last_update_time: Any, older_ms: Optional[int], now: int) ->
         return False
 
 
-def _scope(store: Any, experiment_ids: Optional[Sequence[str]]) -> Optional[set]:
+def _scope(store: Any, experiment_ids: Optional[Sequence[str]]) -> Optional[Set[str]]:
     """The experiment ids asked for, each checked to exist (active or deleted)."""
     if experiment_ids is None:
         return None
@@ -239,13 +264,16 @@ def _scope(store: Any, experiment_ids: Optional[Sequence[str]]) -> Optional[set]
         except (NotFoundError, InvalidInputError):
             missing.append(str(exp_id))
     if missing:
-        raise NotFoundError(f"No experiment with id {', '.join(repr(m) for m in missing)} in the store; "
-                            "`litexp experiments --view all` lists them.")
+        raise NotFoundError(
+            f"No experiment with id {', '.join(repr(m) for m in missing)} in the store; "
+            "`litexp experiments --view all` lists them."
+        )
     return {str(e) for e in experiment_ids}
 
 
-def _collect(report: GcReport, remove: Callable[[], List[Any]], names: Dict[str, Optional[str]],
-             times: Dict[str, Optional[int]]) -> None:
+def _collect(
+    report: GcReport, remove: Callable[[], List[Any]], names: Dict[str, Optional[str]], times: Dict[str, Optional[int]]
+) -> None:
     """Run one removal; its rows become items (named from ``names``, "" for the experiment)."""
     try:
         rows = remove()
@@ -257,8 +285,9 @@ def _collect(report: GcReport, remove: Callable[[], List[Any]], names: Dict[str,
         return
     for kind, experiment_id, run_id, path, size in rows:
         key = run_id if kind in ("run", "artifacts") else ""
-        report.items.append(GcItem(kind, experiment_id, run_id, path, size, names.get(key or ""),
-                                   _ms(times.get(key or ""))))
+        report.items.append(
+            GcItem(kind, experiment_id, run_id, path, size, names.get(key or ""), _ms(times.get(key or "")))
+        )
 
 
 def _ms(value: Any) -> Optional[int]:

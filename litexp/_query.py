@@ -18,9 +18,15 @@ from .store import RunRecord, TrackingStore
 class _Query:
     """A checked query: filter, order, view, limit and page token."""
 
-    def __init__(self, experiment_ids: Sequence[str], filter_string: Optional[str] = None, run_view_type: Any = None,
-                 max_results: Optional[int] = None, order_by: Optional[Sequence[str]] = None,
-                 page_token: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: Optional[str] = None,
+        run_view_type: Any = None,
+        max_results: Optional[int] = None,
+        order_by: Optional[Sequence[str]] = None,
+        page_token: Optional[str] = None,
+    ) -> None:
         from .search import parse_filter, parse_order_by, parse_view_type
 
         if isinstance(order_by, str):
@@ -54,8 +60,22 @@ class _Query:
         return search_runs(kept, None, self.order, self.max_results, self.page_token)
 
 
-_LIGHT_FIELDS = ("run_id", "experiment_id", "run_name", "user_id", "status", "start_time", "end_time", "artifact_uri",
-                 "lifecycle_stage", "deleted_time", "metrics", "params", "tags", "datasets")
+_LIGHT_FIELDS = (
+    "run_id",
+    "experiment_id",
+    "run_name",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "artifact_uri",
+    "lifecycle_stage",
+    "deleted_time",
+    "metrics",
+    "params",
+    "tags",
+    "datasets",
+)
 
 
 class _Light:

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import IO, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import config
-from .errors import (InvalidInputError, LitexpError, LockTimeoutError, ServerUnreachableError,
-                     UndeliveredError)
+from .errors import InvalidInputError, LitexpError, LockTimeoutError, ServerUnreachableError, UndeliveredError
 from .records import DELETED, PARENT_RUN_TAG, ArtifactEntry, MetricPoint, RunRecord, ViewType
 from .store import FileStore, TrackingStore, check_uri, open_store
 from .store.uri import canonical_uri
@@ -55,10 +54,12 @@ class SyncReport:
         return not self.failed
 
     def summary(self) -> str:
-        return (f"{self.runs_seen} runs: {self.runs_created} created, {self.runs_updated} updated, "
-                f"{self.runs_unchanged} unchanged, {len(self.failed)} failed; {self.points} points, "
-                f"{self.params} params, {self.tags} tags, {self.artifacts} artifacts ({_size(self.bytes)}) "
-                f"in {self.seconds:.1f} s")
+        return (
+            f"{self.runs_seen} runs: {self.runs_created} created, {self.runs_updated} updated, "
+            f"{self.runs_unchanged} unchanged, {len(self.failed)} failed; {self.points} points, "
+            f"{self.params} params, {self.tags} tags, {self.artifacts} artifacts ({_size(self.bytes)}) "
+            f"in {self.seconds:.1f} s"
+        )
 
 
 def _size(n: float) -> str:
@@ -92,8 +93,10 @@ class Progress:
         elapsed = max(now - self.started, 1e-6)
         rate = done / elapsed
         eta = (self.total - done) / rate if rate > 0 and done < self.total else 0.0
-        line = (f"runs {done}/{self.total}, {report.points} points, {_size(report.bytes)}, "
-                f"{rate:.1f} runs/s, ETA {eta:.0f} s")
+        line = (
+            f"runs {done}/{self.total}, {report.points} points, {_size(report.bytes)}, "
+            f"{rate:.1f} runs/s, ETA {eta:.0f} s"
+        )
         if self.tty:
             self.stream.write("\r" + line + "\x1b[K")
         else:
@@ -123,11 +126,15 @@ class RunCopy:
     def fingerprint(self) -> str:
         r = self.record
         data = {
-            "status": r.status, "end": r.end_time, "stage": r.lifecycle_stage, "name": r.run_name,
+            "status": r.status,
+            "end": r.end_time,
+            "stage": r.lifecycle_stage,
+            "name": r.run_name,
             "params": sorted(r.params.items()),
             "tags": sorted((k, v) for k, v in r.tags.items() if k not in _OWN_TAGS),
-            "metrics": sorted((k, len(h), repr(h[-1].value) if h else "", h[-1].step if h else 0)
-                              for k, h in self.histories.items()),
+            "metrics": sorted(
+                (k, len(h), repr(h[-1].value) if h else "", h[-1].step if h else 0) for k, h in self.histories.items()
+            ),
             "artifacts": sorted((a.path, a.file_size) for a in self.artifacts if not a.is_dir),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
@@ -148,8 +155,9 @@ def _read_source(store: TrackingStore, run: RunRecord) -> RunCopy:
 
 # ------------------------------------------------------------------- the copy
 class _Copier:
-    def __init__(self, source: TrackingStore, source_uri: str, target: TrackingStore, dry_run: bool,
-                 report: SyncReport) -> None:
+    def __init__(
+        self, source: TrackingStore, source_uri: str, target: TrackingStore, dry_run: bool, report: SyncReport
+    ) -> None:
         self.source = source
         self.source_uri = source_uri
         self.target = target
@@ -172,12 +180,11 @@ class _Copier:
             return {}
         found = {}
         prefix = self.source_uri + " "
-        for run in self.target.load_runs([experiment_id], ViewType.ALL,
-                                         filter_string=f"tags.`{SOURCE_TAG}` LIKE '%'"):
+        for run in self.target.load_runs([experiment_id], ViewType.ALL, filter_string=f"tags.`{SOURCE_TAG}` LIKE '%'"):
             origin = run.tags.get(SOURCE_TAG, "")
             if origin.startswith(prefix):
-                found[origin[len(prefix):]] = run
-                self.mapped[origin[len(prefix):]] = run.run_id
+                found[origin[len(prefix) :]] = run
+                self.mapped[origin[len(prefix) :]] = run.run_id
         return found
 
     def copy_run(self, data: RunCopy, experiment_id: Optional[str], copy: Optional[RunRecord]) -> None:
@@ -226,7 +233,9 @@ class _Copier:
             target.delete_run(run_id)
 
     def _copy_artifacts(self, data: RunCopy, run_id: str, fresh: bool) -> None:
-        have = {a.path: a.file_size for a in _artifact_files(self.target, run_id)} if data.artifacts and not fresh else {}
+        have = (
+            {a.path: a.file_size for a in _artifact_files(self.target, run_id)} if data.artifacts and not fresh else {}
+        )
         for entry in data.artifacts:
             if entry.path in have and (have[entry.path] == entry.file_size or have[entry.path] is None):
                 continue
@@ -329,7 +338,9 @@ def copy_runs(
                     report.failed[run.run_id] = str(exc)
                     away = f"not tried: {target_uri} stopped answering ({type(exc).__name__})"
                 except (LitexpError, OSError) as exc:
-                    report.failed[run.run_id] = str(exc) if isinstance(exc, LitexpError) else f"{type(exc).__name__}: {exc}"
+                    report.failed[run.run_id] = (
+                        str(exc) if isinstance(exc, LitexpError) else f"{type(exc).__name__}: {exc}"
+                    )
                 done += 1
                 report.seconds = time.monotonic() - started
                 meter.update(done, report)
@@ -349,8 +360,15 @@ def _target_experiment(dst: TrackingStore, name: str, tags: Dict[str, str], dry_
     return record.experiment_id
 
 
-def push(source: str, to: str, experiments: Optional[Sequence[str]] = None, filter_string: Optional[str] = None,
-         dry_run: bool = False, progress: Optional[IO[str]] = sys.stderr, wait: bool = False) -> SyncReport:
+def push(
+    source: str,
+    to: str,
+    experiments: Optional[Sequence[str]] = None,
+    filter_string: Optional[str] = None,
+    dry_run: bool = False,
+    progress: Optional[IO[str]] = sys.stderr,
+    wait: bool = False,
+) -> SyncReport:
     """Copy runs from ``source`` to ``to`` (tracking URIs; usually a file store to an MLflow server).
 
     ``experiments`` (names) and ``filter_string`` (the search language) limit what is copied.
@@ -362,8 +380,15 @@ def push(source: str, to: str, experiments: Optional[Sequence[str]] = None, filt
     return copy_runs(source, to, experiments, filter_string, dry_run, progress, wait)
 
 
-def pull(source: str, to: str, experiments: Optional[Sequence[str]] = None, filter_string: Optional[str] = None,
-         dry_run: bool = False, progress: Optional[IO[str]] = sys.stderr, wait: bool = False) -> SyncReport:
+def pull(
+    source: str,
+    to: str,
+    experiments: Optional[Sequence[str]] = None,
+    filter_string: Optional[str] = None,
+    dry_run: bool = False,
+    progress: Optional[IO[str]] = sys.stderr,
+    wait: bool = False,
+) -> SyncReport:
     """Copy runs from ``source`` (usually an MLflow server) into ``to`` (usually a file store); as :func:`push`."""
     return copy_runs(source, to, experiments, filter_string, dry_run, progress, wait)
 

@@ -42,9 +42,18 @@ def _store_root(store: Optional[str]) -> str:
 def ui_command(root: str, port: int, host: str) -> List[str]:
     """The command that serves the store at ``root`` with this interpreter's MLflow."""
     return [
-        sys.executable, "-m", "mlflow", "ui",
-        "--backend-store-uri", Path(root).as_uri(),
-        "--host", host, "--port", str(port), "--workers", "1",
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        Path(root).as_uri(),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
     ]
 
 
@@ -113,7 +122,9 @@ def ui_main(store: Optional[str], port: int, host: str) -> int:
         print(f"litexp: {exc}", file=sys.stderr)
         return 2
     if not os.path.isdir(root):
-        print(f"litexp: no store at {root} (give the folder that holds the experiments, e.g. ./mlruns).", file=sys.stderr)
+        print(
+            f"litexp: no store at {root} (give the folder that holds the experiments, e.g. ./mlruns).", file=sys.stderr
+        )
         return 2
     if not mlflow_available():
         print(manual_instructions(root, port, host))

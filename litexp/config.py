@@ -47,7 +47,9 @@ SYNC_LOGGING = Setting(
     "LITEXP_SYNC_LOGGING", "0", "1 writes every log call at the call instead of in the background writer thread."
 )
 INDEX = Setting(
-    "LITEXP_INDEX", "1", "0 turns the per-experiment search index off (every search reads every file; nothing is written)."
+    "LITEXP_INDEX",
+    "1",
+    "0 turns the per-experiment search index off (every search reads every file; nothing is written).",
 )
 INDEX_DIR = Setting(
     "LITEXP_INDEX_DIR",
@@ -55,21 +57,18 @@ INDEX_DIR = Setting(
     "Folder for every experiment's search index (default: the experiment folder on a local disk, "
     "`$XDG_CACHE_HOME/litexp/index` on a network file system or a read-only store).",
 )
-HEARTBEAT_INTERVAL = Setting(
-    "LITEXP_HEARTBEAT_INTERVAL", "5", "Seconds between two heartbeats of a running run."
-)
+HEARTBEAT_INTERVAL = Setting("LITEXP_HEARTBEAT_INTERVAL", "5", "Seconds between two heartbeats of a running run.")
 LOCK_MODE = Setting(
     "LITEXP_LOCK_MODE", "auto", "auto, fcntl or soft: the kind of store lock (auto: soft on network file systems)."
 )
-LOCK_TIMEOUT = Setting(
-    "LITEXP_LOCK_TIMEOUT", "60", "Seconds to wait for a store lock before raising LockTimeoutError."
-)
+LOCK_TIMEOUT = Setting("LITEXP_LOCK_TIMEOUT", "60", "Seconds to wait for a store lock before raising LockTimeoutError.")
 LOCK_STALE_AFTER = Setting(
     "LITEXP_LOCK_STALE_AFTER", "300", "Seconds after which a soft lock file is taken over even if its owner is unknown."
 )
 
 SPOOL_DIR = Setting(
-    "LITEXP_SPOOL_DIR", "~/.cache/litexp/spool",
+    "LITEXP_SPOOL_DIR",
+    "~/.cache/litexp/spool",
     "Folder where points for an unreachable MLflow server wait (one file per run).",
 )
 SPOOL_MAX_MB = Setting(
@@ -80,7 +79,9 @@ TRACKING_TOKEN = Setting("MLFLOW_TRACKING_TOKEN", "", "Bearer token sent to an M
 TRACKING_USERNAME = Setting("MLFLOW_TRACKING_USERNAME", "", "User name for an MLflow server's basic auth.")
 TRACKING_PASSWORD = Setting("MLFLOW_TRACKING_PASSWORD", "", "Password for an MLflow server's basic auth.")
 TRACKING_INSECURE_TLS = Setting(
-    "MLFLOW_TRACKING_INSECURE_TLS", "false", "true skips TLS certificate checks of an https server (not for production)."
+    "MLFLOW_TRACKING_INSECURE_TLS",
+    "false",
+    "true skips TLS certificate checks of an https server (not for production).",
 )
 TRACKING_SERVER_CERT_PATH = Setting(
     "MLFLOW_TRACKING_SERVER_CERT_PATH", "", "CA bundle (PEM) to check an https server's certificate with."
@@ -97,13 +98,31 @@ HTTP_BACKOFF_FACTOR = Setting(
 HTTP_BACKOFF_JITTER = Setting(
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "1.0", "Up to this many random seconds added to each backoff."
 )
-HTTP_TIMEOUT = Setting("MLFLOW_HTTP_REQUEST_TIMEOUT", "120", "Seconds one HTTP request may take (connect and each read).")
+HTTP_TIMEOUT = Setting(
+    "MLFLOW_HTTP_REQUEST_TIMEOUT", "120", "Seconds one HTTP request may take (connect and each read)."
+)
 
 #: Every setting, in the order the README lists them.
 SETTINGS: Tuple[Setting, ...] = (
-    SYNC_LOGGING, INDEX, INDEX_DIR, HEARTBEAT_INTERVAL, LOCK_MODE, LOCK_TIMEOUT, LOCK_STALE_AFTER, SPOOL_DIR, SPOOL_MAX_MB,
-    TRACKING_TOKEN, TRACKING_USERNAME, TRACKING_PASSWORD, TRACKING_INSECURE_TLS, TRACKING_SERVER_CERT_PATH,
-    TRACKING_CLIENT_CERT_PATH, HTTP_MAX_RETRIES, HTTP_BACKOFF_FACTOR, HTTP_BACKOFF_JITTER, HTTP_TIMEOUT,
+    SYNC_LOGGING,
+    INDEX,
+    INDEX_DIR,
+    HEARTBEAT_INTERVAL,
+    LOCK_MODE,
+    LOCK_TIMEOUT,
+    LOCK_STALE_AFTER,
+    SPOOL_DIR,
+    SPOOL_MAX_MB,
+    TRACKING_TOKEN,
+    TRACKING_USERNAME,
+    TRACKING_PASSWORD,
+    TRACKING_INSECURE_TLS,
+    TRACKING_SERVER_CERT_PATH,
+    TRACKING_CLIENT_CERT_PATH,
+    HTTP_MAX_RETRIES,
+    HTTP_BACKOFF_FACTOR,
+    HTTP_BACKOFF_JITTER,
+    HTTP_TIMEOUT,
 )
 
 
@@ -172,7 +191,9 @@ def _number(setting: Setting, kind: Callable[[Any], float] = float) -> float:
     try:
         number = kind(value)
     except ValueError:
-        raise InvalidInputError(f"{setting.name} must be a {'whole ' if kind is int else ''}number, not {value!r}.") from None
+        raise InvalidInputError(
+            f"{setting.name} must be a {'whole ' if kind is int else ''}number, not {value!r}."
+        ) from None
     if not number >= 0:
         raise InvalidInputError(f"{setting.name} must be zero or more, not {value!r}.")
     return number

@@ -65,7 +65,9 @@ class Experiment:
         }
 
     # recorders ---------------------------------------------------------------
-    def start(self, *, recorder_id: Optional[str] = None, recorder_name: Optional[str] = None, resume: bool = False) -> Recorder:
+    def start(
+        self, *, recorder_id: Optional[str] = None, recorder_name: Optional[str] = None, resume: bool = False
+    ) -> Recorder:
         """Start a new recorder (or, with ``resume=True``, the one found by id or name) and make it active."""
         if recorder_name is None:
             recorder_name = self._default_rec_name
@@ -87,7 +89,9 @@ class Experiment:
         """A new, not yet started recorder (it gets its id from ``start_run``)."""
         if recorder_name is None:
             recorder_name = self._default_rec_name
-        return self.recorder_class(self.id, self._uri, recorder_name, async_logging=self.async_logging, store=self.store)
+        return self.recorder_class(
+            self.id, self._uri, recorder_name, async_logging=self.async_logging, store=self.store
+        )
 
     def _recorder(self, run: RunRecord) -> Recorder:
         return self.recorder_class(self.id, self._uri, run=run, async_logging=self.async_logging, store=self.store)
@@ -110,7 +114,9 @@ class Experiment:
                 return recorder
         raise NotFoundError(f"No recorder named {recorder_name!r} in experiment {self.name!r} ({self.id}).")
 
-    def _get_or_create_rec(self, recorder_id: Optional[str] = None, recorder_name: Optional[str] = None) -> Tuple[Recorder, bool]:
+    def _get_or_create_rec(
+        self, recorder_id: Optional[str] = None, recorder_name: Optional[str] = None
+    ) -> Tuple[Recorder, bool]:
         try:
             return self._get_recorder(recorder_id=recorder_id, recorder_name=recorder_name), False
         except NotFoundError:

@@ -214,13 +214,17 @@ class ExpManager:
             self.end_exp(Recorder.STATUS_K)
         self.store.delete_experiment(experiment.id)
 
-    def list_experiments(self, filter_string: Optional[str] = None, order_by: Optional[Sequence[str]] = None) -> Dict[str, Experiment]:
+    def list_experiments(
+        self, filter_string: Optional[str] = None, order_by: Optional[Sequence[str]] = None
+    ) -> Dict[str, Experiment]:
         """Active experiments as a dict name → Experiment, newest first (``creation_time DESC``, then id);
         optionally filtered and ordered like MLflow's ``search_experiments``."""
         from .search import filter_experiments
 
         store = self.store
-        records = filter_experiments(store.list_experiments(ViewType.ACTIVE_ONLY), filter_string, list(order_by) if order_by else None)
+        records = filter_experiments(
+            store.list_experiments(ViewType.ACTIVE_ONLY), filter_string, list(order_by) if order_by else None
+        )
         return {r.name: self._experiment(r.experiment_id, r.name, store) for r in records}
 
     def end_stale_recorders(
@@ -236,7 +240,9 @@ class ExpManager:
         ended: Dict[str, str] = {}
         for exp_id in experiment_ids:
             record = self.store.get_experiment(str(exp_id))
-            ended.update(self._experiment(record.experiment_id, record.name).end_stale_recorders(max_age, include_unknown))
+            ended.update(
+                self._experiment(record.experiment_id, record.name).end_stale_recorders(max_age, include_unknown)
+            )
         return ended
 
     def search_records(self, experiment_ids: Union[Sequence[str], str, None] = None, **kwargs: Any) -> Any:

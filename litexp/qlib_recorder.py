@@ -32,7 +32,9 @@ class QlibRecorder:
     def exp_manager(self) -> ExpManager:
         """The manager; by default a FileExpManager on ``<cwd>/mlruns`` made at first use."""
         if self._exp_manager is None:
-            self._exp_manager = FileExpManager(path_to_uri(os.path.join(os.getcwd(), DEFAULT_STORE_FOLDER)), "Experiment")
+            self._exp_manager = FileExpManager(
+                path_to_uri(os.path.join(os.getcwd(), DEFAULT_STORE_FOLDER)), "Experiment"
+            )
         return self._exp_manager
 
     def set_exp_manager(self, exp_manager: ExpManager) -> None:
@@ -112,12 +114,16 @@ class QlibRecorder:
         """Active experiments: dict name → Experiment."""
         return self.exp_manager.list_experiments()
 
-    def list_recorders(self, experiment_id: Optional[str] = None, experiment_name: Optional[str] = None) -> Dict[str, Recorder]:
+    def list_recorders(
+        self, experiment_id: Optional[str] = None, experiment_name: Optional[str] = None
+    ) -> Dict[str, Recorder]:
         """Active recorders of an experiment (the active or default one when none is named), newest first.
 
         A missing experiment raises ValueError; nothing is created.
         """
-        recorders = self.get_exp(experiment_id=experiment_id, experiment_name=experiment_name, create=False).list_recorders()
+        recorders = self.get_exp(
+            experiment_id=experiment_id, experiment_name=experiment_name, create=False
+        ).list_recorders()
         return cast(Dict[str, Recorder], recorders)  # the default rtype: a dict
 
     def get_exp(
@@ -129,7 +135,9 @@ class QlibRecorder:
         start: bool = False,
     ) -> Experiment:
         """The active experiment when nothing is named (else the default one), or by id / name."""
-        return self.exp_manager.get_exp(experiment_id=experiment_id, experiment_name=experiment_name, create=create, start=start)
+        return self.exp_manager.get_exp(
+            experiment_id=experiment_id, experiment_name=experiment_name, create=create, start=start
+        )
 
     def delete_exp(self, experiment_id: Optional[str] = None, experiment_name: Optional[str] = None) -> None:
         """Soft-delete an experiment (moved to ``.trash``)."""
@@ -178,7 +186,9 @@ class QlibRecorder:
                 return experiment.active_recorder
         return self.get_exp(start=True).get_recorder(start=True)
 
-    def save_objects(self, local_path: Optional[str] = None, artifact_path: Optional[str] = None, **kwargs: Any) -> None:
+    def save_objects(
+        self, local_path: Optional[str] = None, artifact_path: Optional[str] = None, **kwargs: Any
+    ) -> None:
         """Save files from ``local_path``, or pickle each keyword argument as an artifact (not both)."""
         if local_path is not None and kwargs:
             raise InvalidInputError("Pass either local_path (files to save) or objects as keywords, not both.")

@@ -11,13 +11,12 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import config
-from .records import GIT_COMMIT_TAG, RUN_NAME_TAG, USER_TAG
+from .errors import InvalidInputError, LitexpError, LoadObjectError, NotFoundError
+from .records import GIT_COMMIT_TAG, RUN_NAME_TAG, USER_TAG, Heartbeat
 from .runtime import capture as _capture
 from .runtime import lifecycle as _lifecycle
 from .runtime import liveness as _liveness
 from .runtime.writer import RunWriter
-from .errors import InvalidInputError, LitexpError, LoadObjectError, NotFoundError
-from .records import Heartbeat
 from .store import RunRecord, TrackingStore, open_store
 from .store import validation as v
 
@@ -229,8 +228,16 @@ class Recorder:
         if commit:
             tags[GIT_COMMIT_TAG] = commit
         files = {name: _text_file(text) for name, text in git.items()}
-        run = store.create_run(self.experiment_id, self.name, tags[USER_TAG], _now_ms(), tags, owner,
-                               _capture.run_params(), artifacts=files or None)
+        run = store.create_run(
+            self.experiment_id,
+            self.name,
+            tags[USER_TAG],
+            _now_ms(),
+            tags,
+            owner,
+            _capture.run_params(),
+            artifacts=files or None,
+        )
         self._load(run)
         return run
 
@@ -259,9 +266,14 @@ class Recorder:
 
     # logging -------------------------------------------------------------------
     def _send(
-        self, metrics: Sequence[Tuple[str, float, int, int]] = (), params: Dict[str, str] = {}, tags: Dict[str, str] = {}
+        self,
+        metrics: Sequence[Tuple[str, float, int, int]] = (),
+        params: Optional[Dict[str, str]] = None,
+        tags: Optional[Dict[str, str]] = None,
     ) -> None:
         run_id = self._require_id()
+        params = params if params is not None else {}
+        tags = tags if tags is not None else {}
         if self._writer is not None and self.async_logging:
             self._writer.submit(metrics, params, tags)
         else:
@@ -318,7 +330,9 @@ class Recorder:
             artifact_path = "/".join(p for p in (v.artifact_subpath(artifact_path), name) if p)
         self.store.log_artifact(self._require_id(), local_path, artifact_path)
 
-    def save_objects(self, local_path: Optional[str] = None, artifact_path: Optional[str] = None, **kwargs: Any) -> None:
+    def save_objects(
+        self, local_path: Optional[str] = None, artifact_path: Optional[str] = None, **kwargs: Any
+    ) -> None:
         """Save files from ``local_path``, or pickle each keyword argument as an artifact named after its key.
 
         Every object is pickled before anything is written, so an unpicklable

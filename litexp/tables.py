@@ -44,7 +44,14 @@ __all__ = [
 
 #: ``view`` names → MLflow's view types.
 VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
-EXPERIMENT_COLUMNS = ("experiment_id", "name", "lifecycle_stage", "creation_time", "last_update_time", "artifact_location")
+EXPERIMENT_COLUMNS = (
+    "experiment_id",
+    "name",
+    "lifecycle_stage",
+    "creation_time",
+    "last_update_time",
+    "artifact_location",
+)
 
 
 def default_uri() -> str:
@@ -78,7 +85,9 @@ def _ms_to_time(ms: Optional[int]) -> Any:
     return pd.NaT if ms is None else pd.Timestamp(int(ms), unit="ms", tz="UTC")
 
 
-def resolve_experiments(uri: Union[str, ExpManager, None], keys: Sequence[str], view: Union[str, int] = "all") -> List[ExperimentRecord]:
+def resolve_experiments(
+    uri: Union[str, ExpManager, None], keys: Sequence[str], view: Union[str, int] = "all"
+) -> List[ExperimentRecord]:
     """The experiments named by ``keys``: each a name (first) or an id; NotFoundError names the missing."""
     store = _manager(uri).store
     wanted = _view(view)
@@ -99,13 +108,19 @@ def resolve_experiments(uri: Union[str, ExpManager, None], keys: Sequence[str], 
         elif all(r.experiment_id != record.experiment_id for r in found):
             found.append(record)
     if missing:
-        raise NotFoundError(f"No experiment named or numbered {', '.join(repr(m) for m in missing)} in "
-                            f"{_manager(uri).uri}; `litexp experiments --view all` lists them.")
+        raise NotFoundError(
+            f"No experiment named or numbered {', '.join(repr(m) for m in missing)} in "
+            f"{_manager(uri).uri}; `litexp experiments --view all` lists them."
+        )
     return found
 
 
-def experiments(uri: Union[str, ExpManager, None] = None, view: Union[str, int] = "active",
-                filter_string: Optional[str] = None, order_by: Optional[Sequence[str]] = None) -> Any:
+def experiments(
+    uri: Union[str, ExpManager, None] = None,
+    view: Union[str, int] = "active",
+    filter_string: Optional[str] = None,
+    order_by: Optional[Sequence[str]] = None,
+) -> Any:
     """One row per experiment: id, name, lifecycle stage, times (UTC), artifact location, ``tags.*``.
 
     Newest first unless ``order_by`` (MLflow's ``search_experiments`` language, as is ``filter_string``).
@@ -115,7 +130,9 @@ def experiments(uri: Union[str, ExpManager, None] = None, view: Union[str, int] 
     from .search import filter_experiments
 
     store = _manager(uri).store
-    records = filter_experiments(store.list_experiments(_view(view)), filter_string, list(order_by) if order_by else None)
+    records = filter_experiments(
+        store.list_experiments(_view(view)), filter_string, list(order_by) if order_by else None
+    )
     tag_keys = sorted({k for r in records for k in r.tags})
     data: Dict[str, Any] = {
         "experiment_id": [r.experiment_id for r in records],
@@ -147,10 +164,16 @@ def select_columns(frame: Any, patterns: Optional[Sequence[str]]) -> Any:
     return frame[chosen]
 
 
-def runs(uri: Union[str, ExpManager, None] = None, experiments: Optional[Sequence[str]] = None,
-         all_experiments: bool = False, filter_string: Optional[str] = None,
-         order_by: Optional[Sequence[str]] = None, max_results: Optional[int] = None,
-         columns: Optional[Sequence[str]] = None, view: Union[str, int] = "active") -> Any:
+def runs(
+    uri: Union[str, ExpManager, None] = None,
+    experiments: Optional[Sequence[str]] = None,
+    all_experiments: bool = False,
+    filter_string: Optional[str] = None,
+    order_by: Optional[Sequence[str]] = None,
+    max_results: Optional[int] = None,
+    columns: Optional[Sequence[str]] = None,
+    view: Union[str, int] = "active",
+) -> Any:
     """``search_records``' frame over ``experiments`` (names or ids; with ``all_experiments`` or
     none given: every active experiment), plus ``lifecycle_stage`` (after ``status``) when the
     view includes deleted runs; ``columns`` are globs (:func:`select_columns`)."""
@@ -164,8 +187,13 @@ def runs(uri: Union[str, ExpManager, None] = None, experiments: Optional[Sequenc
         ids = [r.experiment_id for r in manager.store.list_experiments(ViewType.ACTIVE_ONLY)]
     if max_results is not None and max_results < 1:
         raise InvalidInputError(f"max_results must be a positive number, not {max_results}.")
-    frame = manager.search_records(ids, filter_string=filter_string, order_by=list(order_by) if order_by else None,
-                                   max_results=max_results, run_view_type=view_type)
+    frame = manager.search_records(
+        ids,
+        filter_string=filter_string,
+        order_by=list(order_by) if order_by else None,
+        max_results=max_results,
+        run_view_type=view_type,
+    )
     if view_type != ViewType.ACTIVE_ONLY:
         store = manager.store
         deleted = set()
@@ -182,8 +210,9 @@ def find_run(uri: Union[str, ExpManager, None], run_id: str) -> RunRecord:
     try:
         return store.get_run(str(run_id))
     except InvalidInputError:
-        raise NotFoundError(f"No run {run_id!r}: a run id is 32 hexadecimal characters "
-                            "(`litexp runs` lists them).") from None
+        raise NotFoundError(
+            f"No run {run_id!r}: a run id is 32 hexadecimal characters (`litexp runs` lists them)."
+        ) from None
 
 
 def _artifact_rows(store: Any, run_id: str, path: Optional[str], recursive: bool) -> List[Dict[str, Any]]:
@@ -207,9 +236,15 @@ def run_details(uri: Union[str, ExpManager, None], run_id: str) -> Dict[str, Any
     store = manager.store
     experiment = store.get_experiment(run.experiment_id)
     info = {
-        "run_id": run.run_id, "run_name": run.run_name, "experiment_id": run.experiment_id,
-        "experiment_name": experiment.name, "status": run.status, "lifecycle_stage": run.lifecycle_stage,
-        "user_id": run.user_id, "start_time": _ms_to_time(run.start_time), "end_time": _ms_to_time(run.end_time),
+        "run_id": run.run_id,
+        "run_name": run.run_name,
+        "experiment_id": run.experiment_id,
+        "experiment_name": experiment.name,
+        "status": run.status,
+        "lifecycle_stage": run.lifecycle_stage,
+        "user_id": run.user_id,
+        "start_time": _ms_to_time(run.start_time),
+        "end_time": _ms_to_time(run.end_time),
         "artifact_uri": run.artifact_uri,
     }
     return {
@@ -250,7 +285,9 @@ def diff(uri: Union[str, ExpManager, None], run_ids: Sequence[str], all_keys: bo
 def _same(row: Sequence[Any]) -> bool:
     first = row[0]
     for value in row[1:]:
-        if value != first and not (isinstance(value, float) and isinstance(first, float) and value != value and first != first):
+        if value != first and not (
+            isinstance(value, float) and isinstance(first, float) and value != value and first != first
+        ):
             return False
     return True
 
@@ -265,14 +302,18 @@ def history(uri: Union[str, ExpManager, None], run_id: str, metric: str) -> Any:
     if not points and metric not in run.metrics:
         known = ", ".join(sorted(run.metrics)) or "none"
         raise NotFoundError(f"Run {run.run_id} has no metric {metric!r} (its metrics: {known}).")
-    return pd.DataFrame({
-        "step": pd.Series([p.step for p in points], dtype="int64"),
-        "value": pd.Series([p.value for p in points], dtype="float64"),
-        "timestamp": pd.Series([_ms_to_time(p.timestamp) for p in points], dtype="datetime64[ns, UTC]"),
-    })
+    return pd.DataFrame(
+        {
+            "step": pd.Series([p.step for p in points], dtype="int64"),
+            "value": pd.Series([p.value for p in points], dtype="float64"),
+            "timestamp": pd.Series([_ms_to_time(p.timestamp) for p in points], dtype="datetime64[ns, UTC]"),
+        }
+    )
 
 
-def artifacts(uri: Union[str, ExpManager, None], run_id: str, path: Optional[str] = None, recursive: bool = True) -> Any:
+def artifacts(
+    uri: Union[str, ExpManager, None], run_id: str, path: Optional[str] = None, recursive: bool = True
+) -> Any:
     """The artifacts of a run under ``path`` (default: all): ``path``, ``is_dir``, ``size`` (bytes)."""
     import pandas as pd
 
@@ -280,4 +321,3 @@ def artifacts(uri: Union[str, ExpManager, None], run_id: str, path: Optional[str
     run = find_run(manager, run_id)
     rows = _artifact_rows(manager.store, run.run_id, path, recursive)
     return pd.DataFrame(rows, columns=["path", "is_dir", "size"])
-

@@ -13,14 +13,22 @@ from litexp import FileExpManager, QlibRecorder
 LITEXP = [sys.executable, "-m", "litexp"]
 
 
-def cli(*args: str, cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
-        timeout: float = 120) -> "subprocess.CompletedProcess[str]":
+def cli(
+    *args: str, cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None, timeout: float = 120
+) -> "subprocess.CompletedProcess[str]":
     """``litexp ARGS`` in a child process (text output); the environment without MLFLOW_TRACKING_URI."""
     environ = dict(os.environ)
     environ.pop("MLFLOW_TRACKING_URI", None)
     environ.update(env or {})
-    return subprocess.run(LITEXP + list(args), capture_output=True, text=True, cwd=cwd, env=environ,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        LITEXP + list(args),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environ,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def ok(*args: str, **kwargs: object) -> str:

@@ -608,7 +608,7 @@ def build_mlflow_store(base: Path) -> StoreSpec:
             params=[Param(k, v) for k, v in params.items()],
             tags=[RunTag("stage", "dev")],
         )
-        for k, v, ts, s in batch:
+        for k, v, _ts, s in batch:
             ok.add_points(k, (v, s))
         client.log_param(ok.run_id, "single", 3)
         client.set_tag(ok.run_id, "stage", "prod")
@@ -682,7 +682,9 @@ def build_mlflow_store(base: Path) -> StoreSpec:
                     mlflow.log_input(dataset, context="training")
                     mlflow.log_metric("eval_acc", 0.9, step=3, dataset=dataset)
                     mlflow.log_metric("plain", 1.5, step=2)
-        spec.runs["parent"] = RunSpec("parent", MLF_FLUENT, "parent", "FINISHED", run_id=parent.info.run_id, params={"a": "1"})
+        spec.runs["parent"] = RunSpec(
+            "parent", MLF_FLUENT, "parent", "FINISHED", run_id=parent.info.run_id, params={"a": "1"}
+        )
         spec.runs["child"] = RunSpec(
             "child",
             MLF_FLUENT,

@@ -15,6 +15,28 @@ os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    import litexp
+
+    return f"litexp {litexp.__version__} from {os.path.dirname(litexp.__file__)}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``LITEXP_TEST_INSTALLED=1`` (CI, nox), the package under test must be the installed
+    one, not the source tree next to the tests."""
+    if os.environ.get("LITEXP_TEST_INSTALLED") != "1":
+        return
+    import litexp
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    package = os.path.dirname(os.path.abspath(litexp.__file__))
+    if package.startswith(os.path.join(here, "litexp")) or "site-packages" not in package:
+        raise pytest.UsageError(
+            f"litexp is imported from {package}, not from an installed wheel: run `pytest` (not "
+            "`python -m pytest`, which puts the source tree first) after installing the package."
+        )
+
+
 @pytest.fixture
 def store_dir(tmp_path):
     """A path for a fresh store (not created yet)."""

@@ -427,14 +427,27 @@ def mlflow_server(root: os.PathLike, log: Path, python: str = sys.executable) ->
     """``mlflow server`` on the file store at ``root``; yields its base URL, always stopped."""
     port = free_port()
     command = [
-        python, "-m", "mlflow", "server",
-        "--backend-store-uri", Path(root).resolve().as_uri(),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        python,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        Path(root).resolve().as_uri(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
     ]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            command, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=mlflow_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"), start_new_session=True,
+            command,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=mlflow_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:

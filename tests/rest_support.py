@@ -18,8 +18,9 @@ from server_support import run_without_mlflow
 #: How MLflow's SQL stores keep ±inf (they have no infinite floats): ± the largest double.
 SQL_INFINITY = 1.7976931348623157e308
 #: Tags and params whose value names the process or host, not the data.
-VOLATILE_TAGS = frozenset({"mlflow.source.name", "mlflow.source.git.commit",
-                           "litexp.source", "litexp.source.state"})  # the last two: push's mapping
+VOLATILE_TAGS = frozenset(
+    {"mlflow.source.name", "mlflow.source.git.commit", "litexp.source", "litexp.source.state"}
+)  # the last two: push's mapping
 VOLATILE_PARAMS = frozenset({"cmd-sys.argv"})
 
 
@@ -97,13 +98,17 @@ def comparable(dump: Dict[str, Any], server: bool) -> Dict[str, Any]:
             "metrics": {k: _value(mlflow_dump.decode_float(v), server) for k, v in run["metrics"].items()},
             # points of one step and time have no order on a SQL store: compare them sorted
             "history": {
-                key: sorted(([_value(mlflow_dump.decode_float(v), server), step] for _, v, step in points),
-                            key=lambda p: (p[1], str(p[0])))
+                key: sorted(
+                    ([_value(mlflow_dump.decode_float(v), server), step] for _, v, step in points),
+                    key=lambda p: (p[1], str(p[0])),
+                )
                 for key, points in run["metric_history"].items()
             },
             "tags": tags,
             # the server's artifact listing gives no size for an empty file
-            "artifacts": [[p, d, 0 if (server and not d and size is None) else size] for p, d, size in run["artifacts"]],
+            "artifacts": [
+                [p, d, 0 if (server and not d and size is None) else size] for p, d, size in run["artifacts"]
+            ],
         }
         if info["experiment_id"] not in deleted:
             # MLflow's file store leaves runs of a deleted experiment active, and cannot list their artifacts

@@ -89,11 +89,15 @@ class RandomChooser(Chooser):
         return {key: make(self) for key in chosen}
 
 
-def query_key(filter_string: Optional[str], order_by: Optional[Sequence[str]], view_type: int,
-              max_results: Optional[int] = None, page_token: Optional[str] = None) -> str:
+def query_key(
+    filter_string: Optional[str],
+    order_by: Optional[Sequence[str]],
+    view_type: int,
+    max_results: Optional[int] = None,
+    page_token: Optional[str] = None,
+) -> str:
     """How the corpus names one search (the tool records by it, the tests look up by it)."""
-    return json.dumps([filter_string, None if order_by is None else list(order_by), view_type, max_results,
-                       page_token])
+    return json.dumps([filter_string, None if order_by is None else list(order_by), view_type, max_results, page_token])
 
 
 # ------------------------------------------------------------------ run sets
@@ -166,13 +170,37 @@ STRING_OPS = ["=", "!=", "LIKE", "ILIKE", "like", "ilike"]
 BAD_STRING_OPS = [">", "<=", "==", "NOT LIKE", "RLIKE"]
 PATTERNS = ["%a%", "a%", "%b", "_b", "A%", "%", "a_", "%a%b%", "%'s", "x\\_y", "%A"]
 BAD_CLAUSES = [
-    "metrics.m1", "foo.a = 'x'", "experiment_id = '1'", "lifecycle_stage = 'active'", "name = 'x'",
-    "METRICS.m1 > 1", "metrics.m1 > 1 OR", "1 > metrics.m1", "params.p1 = 'a' = 'b'", "metrics.m1 > 1;",
-    "(metrics.m1 > 1", "metrics.m1 > 1)", "params.p1 = 'a", "metrics.as > 1", "metrics.m1 -- x",
-    "tags.t1 = 'a' tags.t2 IS NULL", "params.p1 = 'x' params.p2 IS NOT NULL", "metrics.m1 > 1 metrics.m2 < 2",
-    "run_id IN ('a') params.p1 IS NULL", "run_id IN ('a') params.p1 = 'a'", "metrics. m1 > 0",
-    "metrics.* > 1", "params.p1 = \"a\".\"b\"", "AND", "params.p1 IS", "params.p1 IN 'a'",
-    "run_id IN ()", "run_id IN (1)", "run_id IN ('a' 'b')", "run_id IN (('x'))", "tags.t1 LIKE b tags.t2 IS NULL",
+    "metrics.m1",
+    "foo.a = 'x'",
+    "experiment_id = '1'",
+    "lifecycle_stage = 'active'",
+    "name = 'x'",
+    "METRICS.m1 > 1",
+    "metrics.m1 > 1 OR",
+    "1 > metrics.m1",
+    "params.p1 = 'a' = 'b'",
+    "metrics.m1 > 1;",
+    "(metrics.m1 > 1",
+    "metrics.m1 > 1)",
+    "params.p1 = 'a",
+    "metrics.as > 1",
+    "metrics.m1 -- x",
+    "tags.t1 = 'a' tags.t2 IS NULL",
+    "params.p1 = 'x' params.p2 IS NOT NULL",
+    "metrics.m1 > 1 metrics.m2 < 2",
+    "run_id IN ('a') params.p1 IS NULL",
+    "run_id IN ('a') params.p1 = 'a'",
+    "metrics. m1 > 0",
+    "metrics.* > 1",
+    'params.p1 = "a"."b"',
+    "AND",
+    "params.p1 IS",
+    "params.p1 IN 'a'",
+    "run_id IN ()",
+    "run_id IN (1)",
+    "run_id IN ('a' 'b')",
+    "run_id IN (('x'))",
+    "tags.t1 LIKE b tags.t2 IS NULL",
 ]
 
 
@@ -192,8 +220,23 @@ def _key(key: str, style: int) -> str:
 
 def gen_clause(c: Chooser, run_ids: Sequence[str] = ()) -> str:
     """One clause drawn from MLflow's grammar, sometimes deliberately wrong."""
-    kind = c.choice(["metric", "metric", "param", "param", "tag", "tag", "attr_str", "attr_num",
-                     "dataset", "run_id_list", "is_null", "in_list", "bad"])
+    kind = c.choice(
+        [
+            "metric",
+            "metric",
+            "param",
+            "param",
+            "tag",
+            "tag",
+            "attr_str",
+            "attr_num",
+            "dataset",
+            "run_id_list",
+            "is_null",
+            "in_list",
+            "bad",
+        ]
+    )
     bad = c.integer(0, 9) == 0
     if kind == "metric":
         alias = c.choice(ENTITY_ALIASES["metric"])
@@ -216,11 +259,24 @@ def gen_clause(c: Chooser, run_ids: Sequence[str] = ()) -> str:
         return f"{alias}.{key} {op} {quoted}"
     if kind == "attr_str":
         alias = c.choice(ENTITY_ALIASES["attr"])
-        key = c.choice(["run_id", "run_name", "user_id", "status", "artifact_uri", "`run name`",
-                        '"Run Name"', "`Run name`", "status"])
+        key = c.choice(
+            [
+                "run_id",
+                "run_name",
+                "user_id",
+                "status",
+                "artifact_uri",
+                "`run name`",
+                '"Run Name"',
+                "`Run name`",
+                "status",
+            ]
+        )
         op = c.choice(BAD_STRING_OPS if bad else STRING_OPS)
-        value = c.choice(["FINISHED", "RUNNING", "finished", "FAILED", "KILLED", "r0", "r%", "%a",
-                          "run-a", "Run_B", "%", "%file%"] + list(run_ids[:3]))
+        value = c.choice(
+            ["FINISHED", "RUNNING", "finished", "FAILED", "KILLED", "r0", "r%", "%a", "run-a", "Run_B", "%", "%file%"]
+            + list(run_ids[:3])
+        )
         return f"{alias}{key} {op} {_quote(value, c.integer(0, 1))}"
     if kind == "attr_num":
         alias = c.choice(ENTITY_ALIASES["attr"])
@@ -285,13 +341,44 @@ def gen_filter(c: Chooser, run_ids: Sequence[str] = ()) -> Optional[str]:
 
 
 ORDER_ITEMS = [
-    "start_time", "end_time", "run_name", "status", "run_id", "user_id", "artifact_uri", "created", "Created",
-    "attributes.start_time", "attr.end_time", "metrics.m1", "metrics.m2", "metrics.`f1 score`", "metrics.loss.val",
-    "metric.acc", "params.p1", "params.lr", "param.`opt.name`", "tags.t1", "tags.team", "tags.mlflow.runName",
-    "tags.`mlflow.runName`", "metrics.missing",
+    "start_time",
+    "end_time",
+    "run_name",
+    "status",
+    "run_id",
+    "user_id",
+    "artifact_uri",
+    "created",
+    "Created",
+    "attributes.start_time",
+    "attr.end_time",
+    "metrics.m1",
+    "metrics.m2",
+    "metrics.`f1 score`",
+    "metrics.loss.val",
+    "metric.acc",
+    "params.p1",
+    "params.lr",
+    "param.`opt.name`",
+    "tags.t1",
+    "tags.team",
+    "tags.mlflow.runName",
+    "tags.`mlflow.runName`",
+    "metrics.missing",
 ]
-BAD_ORDER_ITEMS = ["experiment_id", "`run name`", "metrics.m1 DOWN", " metrics.m1", "metrics.m1,params.p1",
-                   "datasets.name", "foo.bar", "metrics.m1 DESC DESC", "(metrics.m1)", "", "metrics.m1 ASC NULLS LAST"]
+BAD_ORDER_ITEMS = [
+    "experiment_id",
+    "`run name`",
+    "metrics.m1 DOWN",
+    " metrics.m1",
+    "metrics.m1,params.p1",
+    "datasets.name",
+    "foo.bar",
+    "metrics.m1 DESC DESC",
+    "(metrics.m1)",
+    "",
+    "metrics.m1 ASC NULLS LAST",
+]
 
 
 def _order_item(c: Chooser) -> str:
@@ -307,10 +394,56 @@ def gen_order_by(c: Chooser) -> Optional[List[str]]:
 
 
 TOKEN_SOUP = [
-    "metrics.m1", "params.p1", "tags.t1", "run_id", "status", "start_time", "`run name`", "datasets.name",
-    ">", ">=", "=", "!=", "<", "LIKE", "ILIKE", "==", "'a'", '"a"', "'%a%'", "1", "-1", ".5", "1e-3",
-    "AND", "and", "OR", "NOT", "(", ")", "IS", "NULL", "NOT NULL", "IN", "NOT IN", ",", "('a', 'b')",
-    ".", "`", "'", '"', ";", "--", "#", "DESC", "*", "+", "@", "x", "metrics.", "metrics.`a b`",
+    "metrics.m1",
+    "params.p1",
+    "tags.t1",
+    "run_id",
+    "status",
+    "start_time",
+    "`run name`",
+    "datasets.name",
+    ">",
+    ">=",
+    "=",
+    "!=",
+    "<",
+    "LIKE",
+    "ILIKE",
+    "==",
+    "'a'",
+    '"a"',
+    "'%a%'",
+    "1",
+    "-1",
+    ".5",
+    "1e-3",
+    "AND",
+    "and",
+    "OR",
+    "NOT",
+    "(",
+    ")",
+    "IS",
+    "NULL",
+    "NOT NULL",
+    "IN",
+    "NOT IN",
+    ",",
+    "('a', 'b')",
+    ".",
+    "`",
+    "'",
+    '"',
+    ";",
+    "--",
+    "#",
+    "DESC",
+    "*",
+    "+",
+    "@",
+    "x",
+    "metrics.",
+    "metrics.`a b`",
 ]
 
 
@@ -324,77 +457,303 @@ def gen_token_soup(c: Chooser) -> str:
 # ------------------------------------------------------------ parser cases
 # Filters MLflow accepts (for every store): litexp must accept them, without extensions.
 PARSE_ACCEPTED = [
-    "metrics.a > 1", "metrics.a > 1 AND", "AND metrics.a > 1", "metrics.a > 1 AND AND params.b = 'x'",
-    "metrics.a > 1 and params.b = 'x'", "metrics.a > 1 AnD params.b = 'x'", "metrics.a>1", "metrics.a > -1",
-    "metrics.a > .5", "metrics.a > 1.", "metrics.a > 1e-3", "metrics.a > 1E3", "metrics.a > -.5", "metrics.a > 00012",
-    "metrics.a > -1e-5", "metrics.a >= 1 AND metrics.b <= 2 AND metrics.c != 3", "metrics.a = 1", "metrics.a < 1",
-    "params.a = \"x\"", "params.a LIKE 'x%'", "params.a ILIKE 'x%'", "params.a like 'x%'", "params.a != ''",
-    "params.a IS NULL", "params.a is null", "params.a IS NOT NULL", "tags.a is not null",
-    "run_id IN ('a', 'b')", "run_id IN ('a')", "run_id NOT IN ('a','b')", "run_id = ('a')", "run_id != ('a', 'b')",
-    "run_id IN ('a' 'b')", "run_id IN ('a',)", "run_id IN (\"a\", 'b')", "run_id IN (r'a')", "run_id IN ('\\x41')",
-    "run_id IN ('it''s')", "run_id IN ( 'a' , 'b' )", "run_id IN (('a'))", "run_id IN(('a'),'b')",
-    "status = 'FINISHED'", "attributes.status = 'FINISHED'", "attr.run_name = 'x'", "run.run_name = 'x'",
-    "attribute.run_id = 'x'", "`run name` = 'x'", "`Run Name` = 'x'", "\"run name\" = 'x'", "`Run name` LIKE 'x'",
-    "created > 0", "Created > 0", "start_time > 0", "start_time > 1.5", "end_time <= 5", "start_time > 1e3",
-    "artifact_uri LIKE '%x'", "user_id = 'x'", "user_id ILIKE 'X'", "metrics.`f1 score` > 1",
-    "metrics.\"f1 score\" > 1", "`metrics`.a > 1", "`metrics`.`a` > 1", "metrics.'a' > 1", "metrics.a.b.c > 1",
-    "tags.mlflow.runName = 'x'", "tags.\"mlflow.runName\" = 'x'", "tags.`mlflow.runName` = 'x'", "metric.a > 1",
-    "parameter.a = 'x'", "parameters.a = 'x'", "param.a = 'x'", "tag.a = 'x'", "dataset.name = 'x'",
-    "datasets.name = 'x'", "datasets.digest IN ('a','b')", "datasets.context LIKE 'tr%'", "datasets.name = ('a')",
-    "datasets.name NOT IN ('a')", "params.a = 'it''s'", "params.a = 'it\\'s'", "params.a = \"it\"\"s\"",
-    "params.a = ''", "metrics.a > 1 metrics.b > 2", "params.a='x'AND params.b='y'", "params.a\t=\t'x'",
-    "params.a\n=\n'x'", "metrics.1a > 1", "metrics.a1 > 1", "metrics.a..b > 1", "metrics.a. > 1", "metrics. > 1",
-    "metrics.`` > 1", "metrics.`a-b` > 1", "metrics.`a/b` > 1", "metrics.`a b`.c > 1", "metrics.é > 1",
-    "metrics._a > 1", "metrics. a > 1", "metrics.a .b > 1", "metrics.* > 1", "metrics.a desc > 1",
-    "metrics.`a``b` > 1", "metrics.select > 1", "params.order = 'x'", "tags.x.and = 'x'", "tags.null = 'x'",
-    "params.a = 'x' params.b IS NULL", "tags.a = 'x' tags.b IS NOT NULL", "tags.a = 'x' = 'y' tags.b IS NULL",
-    "tags.a = 'x' status IS NULL", "run_id IN ('a') params.b = 'x'", "params.b IS NULL params.a = 'x'",
-    "params.b IS NULL run_id IN ('a')", "params.a = \"x\".\"y\"", "tags.a LIKE b tags.c IS NULL", "AND",
-    "AND AND", " AND ", "tags.`a b` = 'x'", "tags.'a b' = 'x'", "tags.t1 = 'a' AND tags.t2 = \"b\"",
-    "metrics.a::int > 1", "run_id IN ('a' # x\n)", "run_id IN ('a', #x\n 'b')", "params.a::x IS NULL",
+    "metrics.a > 1",
+    "metrics.a > 1 AND",
+    "AND metrics.a > 1",
+    "metrics.a > 1 AND AND params.b = 'x'",
+    "metrics.a > 1 and params.b = 'x'",
+    "metrics.a > 1 AnD params.b = 'x'",
+    "metrics.a>1",
+    "metrics.a > -1",
+    "metrics.a > .5",
+    "metrics.a > 1.",
+    "metrics.a > 1e-3",
+    "metrics.a > 1E3",
+    "metrics.a > -.5",
+    "metrics.a > 00012",
+    "metrics.a > -1e-5",
+    "metrics.a >= 1 AND metrics.b <= 2 AND metrics.c != 3",
+    "metrics.a = 1",
+    "metrics.a < 1",
+    'params.a = "x"',
+    "params.a LIKE 'x%'",
+    "params.a ILIKE 'x%'",
+    "params.a like 'x%'",
+    "params.a != ''",
+    "params.a IS NULL",
+    "params.a is null",
+    "params.a IS NOT NULL",
+    "tags.a is not null",
+    "run_id IN ('a', 'b')",
+    "run_id IN ('a')",
+    "run_id NOT IN ('a','b')",
+    "run_id = ('a')",
+    "run_id != ('a', 'b')",
+    "run_id IN ('a' 'b')",
+    "run_id IN ('a',)",
+    "run_id IN (\"a\", 'b')",
+    "run_id IN (r'a')",
+    "run_id IN ('\\x41')",
+    "run_id IN ('it''s')",
+    "run_id IN ( 'a' , 'b' )",
+    "run_id IN (('a'))",
+    "run_id IN(('a'),'b')",
+    "status = 'FINISHED'",
+    "attributes.status = 'FINISHED'",
+    "attr.run_name = 'x'",
+    "run.run_name = 'x'",
+    "attribute.run_id = 'x'",
+    "`run name` = 'x'",
+    "`Run Name` = 'x'",
+    "\"run name\" = 'x'",
+    "`Run name` LIKE 'x'",
+    "created > 0",
+    "Created > 0",
+    "start_time > 0",
+    "start_time > 1.5",
+    "end_time <= 5",
+    "start_time > 1e3",
+    "artifact_uri LIKE '%x'",
+    "user_id = 'x'",
+    "user_id ILIKE 'X'",
+    "metrics.`f1 score` > 1",
+    'metrics."f1 score" > 1',
+    "`metrics`.a > 1",
+    "`metrics`.`a` > 1",
+    "metrics.'a' > 1",
+    "metrics.a.b.c > 1",
+    "tags.mlflow.runName = 'x'",
+    "tags.\"mlflow.runName\" = 'x'",
+    "tags.`mlflow.runName` = 'x'",
+    "metric.a > 1",
+    "parameter.a = 'x'",
+    "parameters.a = 'x'",
+    "param.a = 'x'",
+    "tag.a = 'x'",
+    "dataset.name = 'x'",
+    "datasets.name = 'x'",
+    "datasets.digest IN ('a','b')",
+    "datasets.context LIKE 'tr%'",
+    "datasets.name = ('a')",
+    "datasets.name NOT IN ('a')",
+    "params.a = 'it''s'",
+    "params.a = 'it\\'s'",
+    'params.a = "it""s"',
+    "params.a = ''",
+    "metrics.a > 1 metrics.b > 2",
+    "params.a='x'AND params.b='y'",
+    "params.a\t=\t'x'",
+    "params.a\n=\n'x'",
+    "metrics.1a > 1",
+    "metrics.a1 > 1",
+    "metrics.a..b > 1",
+    "metrics.a. > 1",
+    "metrics. > 1",
+    "metrics.`` > 1",
+    "metrics.`a-b` > 1",
+    "metrics.`a/b` > 1",
+    "metrics.`a b`.c > 1",
+    "metrics.é > 1",
+    "metrics._a > 1",
+    "metrics. a > 1",
+    "metrics.a .b > 1",
+    "metrics.* > 1",
+    "metrics.a desc > 1",
+    "metrics.`a``b` > 1",
+    "metrics.select > 1",
+    "params.order = 'x'",
+    "tags.x.and = 'x'",
+    "tags.null = 'x'",
+    "params.a = 'x' params.b IS NULL",
+    "tags.a = 'x' tags.b IS NOT NULL",
+    "tags.a = 'x' = 'y' tags.b IS NULL",
+    "tags.a = 'x' status IS NULL",
+    "run_id IN ('a') params.b = 'x'",
+    "params.b IS NULL params.a = 'x'",
+    "params.b IS NULL run_id IN ('a')",
+    'params.a = "x"."y"',
+    "tags.a LIKE b tags.c IS NULL",
+    "AND",
+    "AND AND",
+    " AND ",
+    "tags.`a b` = 'x'",
+    "tags.'a b' = 'x'",
+    "tags.t1 = 'a' AND tags.t2 = \"b\"",
+    "metrics.a::int > 1",
+    "run_id IN ('a' # x\n)",
+    "run_id IN ('a', #x\n 'b')",
+    "params.a::x IS NULL",
     "metrics.a :: int > 1",
-    "params.p1 ('a', 'b')= \"a\".\"b\"", "metrics.f(x) > 1",
+    "params.p1 ('a', 'b')= \"a\".\"b\"",
+    "metrics.f(x) > 1",
 ]
 
 # Filters MLflow rejects (while parsing, or while matching a run): litexp must reject them.
 PARSE_REJECTED = [
-    " ", "\n", "metrics.a > +1", "metrics.a > - 1", "metrics.a > 1e+3", "metrics.a > 0x10", "metrics.a > '1'",
-    "metrics.a == 1", "metrics.a <> 1", "metrics.a LIKE 1", "metrics.a => 1", "params.a = `x`", "params.a = x",
-    "params.a = 1", "params.a > '1'", "params.a NOT LIKE 'x%'", "params.a RLIKE 'x'", "params.a is not   null",
-    "params.a IS NOT\tNULL", "datasets.context IS NULL", "run_id IN ()", "run_id IN (1)", "run_id IN ('a', 1)",
-    "run_id LIKE ('a')", "run_id ILIKE ('a')", "datasets.name LIKE ('a')", "run_name IN ('a')", "status IN ('a')",
-    "start_time IN (1)", "created > '0'", "end_time = 'x'", "experiment_id = '0'", "lifecycle_stage = 'active'",
-    "name = 'x'", "datasets.foo = 'x'", "foo.a = 'x'", "METRICS.a > 1", "metrics.a > 1;",
-    "metrics.a > 1; metrics.b > 2", "metrics.a", "1 > metrics.a", "params.a = 'x' 'y'", "metrics.a>=1AND metrics.b<=2",
-    "metrics.a-b > 1", "metrics.a/b > 1", "metrics.a:b > 1", "metrics.1 > 1", "metrics.a.1 > 1", "metrics.1.5 > 1",
-    "metrics.$a > 1", "metrics.a$ > 1", "metrics . a > 1", "metrics .a > 1", "`metrics.a` > 1", "\"metrics.a\" > 1",
-    "\"metrics\".a > 1", "'metrics'.a > 1", "'metrics.a' > 1", "metrics.`a`b > 1", "params.a = 'x''",
-    "params.a = 'x", "params.a = \"x'", "params.a", "= 'x'", "metrics.a > 1 -- comment", "metrics.a > 1 # comment",
-    "metrics.a > 1 /* c */", "metrics.a > .5e5", "metrics.a > 1.e5", "metrics.a > 1_000", "metrics.a > --1",
-    "metrics.a > 1a", "metrics.a > nan", "metrics.a > inf", "metrics.as > 1", "metrics.in > 1", "tags.x.in = 'a'",
-    "tags.case.x = 'a'", "params.a = 'x' run_id IN ('a')", "run_id IN ('a') params.b IS NULL",
-    "params.a = \"x\".y", "run_id IN ('a'", "run_id IN 'a'", "run_id IN ('a'),('b')", "tags.a IS NOT", "NULL",
-    "params.a IS", "metrics.a = 'x' = 'y'", "status = 'x' AND 1 tags.b IS NULL", "metrics.a > 1 metrics.b IS NULL",
-    "metrics.a > ?", "metrics.a > :x", "params.a = %s", "metrics.a > 1 DESC", "run_id IN ('a' -- x\n)",
-    "params.a = lower('x')", "tags.a = 'x' select IS NULL", "params.a = NULL",
-    "datasets.name < 'a'", "user_id > 'a'", "status = 1", "run_id IN (b'a')", "run_id IN (f'a')",
+    " ",
+    "\n",
+    "metrics.a > +1",
+    "metrics.a > - 1",
+    "metrics.a > 1e+3",
+    "metrics.a > 0x10",
+    "metrics.a > '1'",
+    "metrics.a == 1",
+    "metrics.a <> 1",
+    "metrics.a LIKE 1",
+    "metrics.a => 1",
+    "params.a = `x`",
+    "params.a = x",
+    "params.a = 1",
+    "params.a > '1'",
+    "params.a NOT LIKE 'x%'",
+    "params.a RLIKE 'x'",
+    "params.a is not   null",
+    "params.a IS NOT\tNULL",
+    "datasets.context IS NULL",
+    "run_id IN ()",
+    "run_id IN (1)",
+    "run_id IN ('a', 1)",
+    "run_id LIKE ('a')",
+    "run_id ILIKE ('a')",
+    "datasets.name LIKE ('a')",
+    "run_name IN ('a')",
+    "status IN ('a')",
+    "start_time IN (1)",
+    "created > '0'",
+    "end_time = 'x'",
+    "experiment_id = '0'",
+    "lifecycle_stage = 'active'",
+    "name = 'x'",
+    "datasets.foo = 'x'",
+    "foo.a = 'x'",
+    "METRICS.a > 1",
+    "metrics.a > 1;",
+    "metrics.a > 1; metrics.b > 2",
+    "metrics.a",
+    "1 > metrics.a",
+    "params.a = 'x' 'y'",
+    "metrics.a>=1AND metrics.b<=2",
+    "metrics.a-b > 1",
+    "metrics.a/b > 1",
+    "metrics.a:b > 1",
+    "metrics.1 > 1",
+    "metrics.a.1 > 1",
+    "metrics.1.5 > 1",
+    "metrics.$a > 1",
+    "metrics.a$ > 1",
+    "metrics . a > 1",
+    "metrics .a > 1",
+    "`metrics.a` > 1",
+    '"metrics.a" > 1',
+    '"metrics".a > 1',
+    "'metrics'.a > 1",
+    "'metrics.a' > 1",
+    "metrics.`a`b > 1",
+    "params.a = 'x''",
+    "params.a = 'x",
+    "params.a = \"x'",
+    "params.a",
+    "= 'x'",
+    "metrics.a > 1 -- comment",
+    "metrics.a > 1 # comment",
+    "metrics.a > 1 /* c */",
+    "metrics.a > .5e5",
+    "metrics.a > 1.e5",
+    "metrics.a > 1_000",
+    "metrics.a > --1",
+    "metrics.a > 1a",
+    "metrics.a > nan",
+    "metrics.a > inf",
+    "metrics.as > 1",
+    "metrics.in > 1",
+    "tags.x.in = 'a'",
+    "tags.case.x = 'a'",
+    "params.a = 'x' run_id IN ('a')",
+    "run_id IN ('a') params.b IS NULL",
+    'params.a = "x".y',
+    "run_id IN ('a'",
+    "run_id IN 'a'",
+    "run_id IN ('a'),('b')",
+    "tags.a IS NOT",
+    "NULL",
+    "params.a IS",
+    "metrics.a = 'x' = 'y'",
+    "status = 'x' AND 1 tags.b IS NULL",
+    "metrics.a > 1 metrics.b IS NULL",
+    "metrics.a > ?",
+    "metrics.a > :x",
+    "params.a = %s",
+    "metrics.a > 1 DESC",
+    "run_id IN ('a' -- x\n)",
+    "params.a = lower('x')",
+    "tags.a = 'x' select IS NULL",
+    "params.a = NULL",
+    "datasets.name < 'a'",
+    "user_id > 'a'",
+    "status = 1",
+    "run_id IN (b'a')",
+    "run_id IN (f'a')",
 ]
 
 # Filters whose clauses (entity, key, comparator, value) are compared with MLflow's own parse.
 CLAUSE_CASES = PARSE_ACCEPTED[:60]
 
 ORDER_ACCEPTED = [
-    "metrics.a", "metrics.a DESC", "metrics.a desc", "metrics.a Asc", "metrics.a  DESC", "metrics.a\tDESC",
-    'metrics.a "DESC"', "metrics.a `desc`", "metrics.`f1 score` DESC", "metrics.`f1 score`", 'metrics."f1 score" ASC',
-    "tags.`mlflow.runName`", "tags.mlflow.runName DESC", "attributes.start_time", "start_time", "created",
-    "Created DESC", "run_name", "status", "end_time", "artifact_uri", "user_id", "run_id DESC", "params.a",
-    "param.a", "metric.a", "attr.status", "run.status", "metrics.`it's` DESC",
+    "metrics.a",
+    "metrics.a DESC",
+    "metrics.a desc",
+    "metrics.a Asc",
+    "metrics.a  DESC",
+    "metrics.a\tDESC",
+    'metrics.a "DESC"',
+    "metrics.a `desc`",
+    "metrics.`f1 score` DESC",
+    "metrics.`f1 score`",
+    'metrics."f1 score" ASC',
+    "tags.`mlflow.runName`",
+    "tags.mlflow.runName DESC",
+    "attributes.start_time",
+    "start_time",
+    "created",
+    "Created DESC",
+    "run_name",
+    "status",
+    "end_time",
+    "artifact_uri",
+    "user_id",
+    "run_id DESC",
+    "params.a",
+    "param.a",
+    "metric.a",
+    "attr.status",
+    "run.status",
+    "metrics.`it's` DESC",
 ]
 ORDER_REJECTED = [
-    " metrics.a", "metrics.a ", "", "metrics.a DESC NULLS LAST", "metrics.a DESCENDING", "metrics.a 'desc'",
-    "`run name`", "experiment_id", "lifecycle_stage", "datasets.name", "metrics.a, metrics.b", "metrics.it's",
-    "metrics.a b", "timestamp", "timestamp DESC", "metrics.a;", "(metrics.a)", "metrics.a DESC DESC", "metrics.as",
-    "metrics.in DESC", "1 metrics.a", "metrics.a + 1", "foo.a", "METRICS.a",
+    " metrics.a",
+    "metrics.a ",
+    "",
+    "metrics.a DESC NULLS LAST",
+    "metrics.a DESCENDING",
+    "metrics.a 'desc'",
+    "`run name`",
+    "experiment_id",
+    "lifecycle_stage",
+    "datasets.name",
+    "metrics.a, metrics.b",
+    "metrics.it's",
+    "metrics.a b",
+    "timestamp",
+    "timestamp DESC",
+    "metrics.a;",
+    "(metrics.a)",
+    "metrics.a DESC DESC",
+    "metrics.as",
+    "metrics.in DESC",
+    "1 metrics.a",
+    "metrics.a + 1",
+    "foo.a",
+    "METRICS.a",
 ]
 
 
@@ -409,20 +768,59 @@ def long_filters() -> Dict[str, str]:
 
 
 # ------------------------------------------------------------ matching cases (test_search_match)
-MATCH_SPEC = StoreSpec(2, [
-    RunSpec(0, 1000, "r_a", {"loss": [(0.5, 1, 0)], "acc": [(0.9, 1, 0)]}, {"lr": "0.1", "opt": "adam"},
-            {"team": "red"}, end=("FINISHED", 2000)),
-    RunSpec(0, 1001, "r_b", {"loss": [(NAN, 1, 0)]}, {"lr": "0.01", "opt": "Adam"}, {"team": "Blue"},
-            end=("FAILED", 2100)),
-    RunSpec(0, 1001, "r_c", {"loss": [(1.5, 1, 0)], "f1 score": [(0.7, 1, 0)], "loss.val": [(0.3, 1, 0)]},
-            {"lr": "0.1"}, {}),
-    RunSpec(0, 1002, "r_d", {}, {"opt": "sgd_x"}, {"team": "red", "note": "it's"}, dataset=("ds", "abc", "train"),
-            end=("KILLED", 2200)),
-    RunSpec(0, 999, "r_e", {"loss": [(INF, 1, 0)], "acc": [(-INF, 1, 0)]}, {"opt.name": "a%b"}, {"team": "x_y"},
-            end=("FINISHED", 1500), deleted=True),
-    RunSpec(1, 1003, "r_f", {"loss": [(0.25, 1, 0)]}, {"lr": "1"}, {"team": "red\n"}, dataset=("ds2", "d1", None)),
-    RunSpec(1, 1001, None, {"loss": [(2.0, 5, 0), (0.1, 1, 1)]}, {}, {"team": "RED"}),
-])
+MATCH_SPEC = StoreSpec(
+    2,
+    [
+        RunSpec(
+            0,
+            1000,
+            "r_a",
+            {"loss": [(0.5, 1, 0)], "acc": [(0.9, 1, 0)]},
+            {"lr": "0.1", "opt": "adam"},
+            {"team": "red"},
+            end=("FINISHED", 2000),
+        ),
+        RunSpec(
+            0,
+            1001,
+            "r_b",
+            {"loss": [(NAN, 1, 0)]},
+            {"lr": "0.01", "opt": "Adam"},
+            {"team": "Blue"},
+            end=("FAILED", 2100),
+        ),
+        RunSpec(
+            0,
+            1001,
+            "r_c",
+            {"loss": [(1.5, 1, 0)], "f1 score": [(0.7, 1, 0)], "loss.val": [(0.3, 1, 0)]},
+            {"lr": "0.1"},
+            {},
+        ),
+        RunSpec(
+            0,
+            1002,
+            "r_d",
+            {},
+            {"opt": "sgd_x"},
+            {"team": "red", "note": "it's"},
+            dataset=("ds", "abc", "train"),
+            end=("KILLED", 2200),
+        ),
+        RunSpec(
+            0,
+            999,
+            "r_e",
+            {"loss": [(INF, 1, 0)], "acc": [(-INF, 1, 0)]},
+            {"opt.name": "a%b"},
+            {"team": "x_y"},
+            end=("FINISHED", 1500),
+            deleted=True,
+        ),
+        RunSpec(1, 1003, "r_f", {"loss": [(0.25, 1, 0)]}, {"lr": "1"}, {"team": "red\n"}, dataset=("ds2", "d1", None)),
+        RunSpec(1, 1001, None, {"loss": [(2.0, 5, 0), (0.1, 1, 1)]}, {}, {"team": "RED"}),
+    ],
+)
 
 # (filter, the runs found, by name; "auto" is the run MLflow named), searched with view_type ALL
 MATCH_CASES = [
@@ -451,7 +849,7 @@ MATCH_CASES = [
     ("tags.team ILIKE 'red'", ["r_f", "r_d", "auto", "r_a"]),
     ("tags.team LIKE 'x_y'", ["r_e"]),
     ("tags.note = 'it''s'", []),
-    ("tags.note = \"it's\"", ["r_d"]),
+    ('tags.note = "it\'s"', ["r_d"]),
     ("tags.team != 'red'", ["r_f", "r_b", "auto", "r_e"]),
     ("tags.team IS NULL", ["r_c"]),
     ("params.opt IS NOT NULL", ["r_d", "r_b", "r_a"]),
@@ -544,19 +942,27 @@ def pages(search: Callable[[Optional[str]], Tuple[List[str], Optional[str]]], ma
 
 
 # ------------------------------------------------------------ extension cases (test_search_superset)
-SUPERSET_SPEC = StoreSpec(1, [
-    RunSpec(0, 1000, "a", {"loss": [(0.5, 1, 0)]}, {"lr": "0.1", "opt": "adam"}, {"team": "red"},
-            end=("FINISHED", 2000)),
-    RunSpec(0, 1001, "b", {"loss": [(NAN, 1, 0)]}, {"lr": "0.01"}, {"team": "blue"}, end=("FAILED", 2100)),
-    RunSpec(0, 1002, "c", {"loss": [(1.5, 1, 0)], "acc": [(0.9, 1, 0)]}, {"opt": "sgd"}, {}),
-    RunSpec(0, 1003, "d", {}, {"lr": "1"}, {"team": "red"}, end=("KILLED", 2200)),
-])
+SUPERSET_SPEC = StoreSpec(
+    1,
+    [
+        RunSpec(
+            0, 1000, "a", {"loss": [(0.5, 1, 0)]}, {"lr": "0.1", "opt": "adam"}, {"team": "red"}, end=("FINISHED", 2000)
+        ),
+        RunSpec(0, 1001, "b", {"loss": [(NAN, 1, 0)]}, {"lr": "0.01"}, {"team": "blue"}, end=("FAILED", 2100)),
+        RunSpec(0, 1002, "c", {"loss": [(1.5, 1, 0)], "acc": [(0.9, 1, 0)]}, {"opt": "sgd"}, {}),
+        RunSpec(0, 1003, "d", {}, {"lr": "1"}, {"team": "red"}, end=("KILLED", 2200)),
+    ],
+)
 
 # Three clauses in MLflow's grammar whose combinations with OR test precedence.
 PRECEDENCE_ATOMS = ("metrics.loss < 1", "tags.team = 'red'", "params.lr = '1'")
 # Filters in MLflow's grammar that keep their meaning in parentheses or doubly negated.
-GRAMMAR_FILTERS = ["metrics.loss < 1 AND params.lr = '0.1'", "tags.team != 'red'", "metrics.loss != 0.5",
-                   "params.opt LIKE '%a%' metrics.loss >= 0"]
+GRAMMAR_FILTERS = [
+    "metrics.loss < 1 AND params.lr = '0.1'",
+    "tags.team != 'red'",
+    "metrics.loss != 0.5",
+    "params.opt LIKE '%a%' metrics.loss >= 0",
+]
 
 
 def superset_mlflow_filters() -> List[str]:
@@ -590,28 +996,67 @@ EXPERIMENTS = [
 DELETED_EXPERIMENT = "delta"
 
 EXP_FILTERS = [
-    None, "", "name = 'alpha'", "name != 'alpha'", "name LIKE 'alpha%'", "name ILIKE 'alpha%'", "name LIKE '%_x'",
-    "attribute.name = 'beta'", "tags.team = 'red'", "tag.team ILIKE 'red'", "tags.team != 'red'",
-    "tags.stage IS NULL", "tags.stage IS NOT NULL", "tags.`note` = \"it's\"", "creation_time > 0",
-    "creation_time < 0", "last_update_time >= 1", "name LIKE 'a%' AND tags.team = 'red'", "AND",
-    "tags.team = 'red' tags.stage IS NULL", "name = \"beta\"",
+    None,
+    "",
+    "name = 'alpha'",
+    "name != 'alpha'",
+    "name LIKE 'alpha%'",
+    "name ILIKE 'alpha%'",
+    "name LIKE '%_x'",
+    "attribute.name = 'beta'",
+    "tags.team = 'red'",
+    "tag.team ILIKE 'red'",
+    "tags.team != 'red'",
+    "tags.stage IS NULL",
+    "tags.stage IS NOT NULL",
+    'tags.`note` = "it\'s"',
+    "creation_time > 0",
+    "creation_time < 0",
+    "last_update_time >= 1",
+    "name LIKE 'a%' AND tags.team = 'red'",
+    "AND",
+    "tags.team = 'red' tags.stage IS NULL",
+    'name = "beta"',
 ]
-EXP_ORDERS = [None, [], ["name"], ["name DESC"], ["creation_time"], ["creation_time DESC"],
-              ["last_update_time DESC"], ["experiment_id"], ["experiment_id DESC", "name"], ["attribute.name ASC"]]
+EXP_ORDERS = [
+    None,
+    [],
+    ["name"],
+    ["name DESC"],
+    ["creation_time"],
+    ["creation_time DESC"],
+    ["last_update_time DESC"],
+    ["experiment_id"],
+    ["experiment_id DESC", "name"],
+    ["attribute.name ASC"],
+]
 EXP_REJECTED = [
-    "metrics.a > 1", "params.a = 'x'", "attr.name = 'x'", "attributes.name = 'x'", "run_name = 'x'",
-    "name IN ('a')", "creation_time > '1'", "name > 'a'", "tags.a > 'x'", "name = x", "`tag`.a = 'x'",
-    "creation_time LIKE 1", " ",
+    "metrics.a > 1",
+    "params.a = 'x'",
+    "attr.name = 'x'",
+    "attributes.name = 'x'",
+    "run_name = 'x'",
+    "name IN ('a')",
+    "creation_time > '1'",
+    "name > 'a'",
+    "tags.a > 'x'",
+    "name = x",
+    "`tag`.a = 'x'",
+    "creation_time LIKE 1",
+    " ",
 ]
 EXP_REJECTED_ORDERS = [["tags.team"], ["run_name"], ["name DOWN"], ["metrics.a"]]
 
 
 def experiment_id_filters(first: str, second: str) -> List[str]:
-    return [f"experiment_id IN ('{first}', '{second}')", f"experiment_id NOT IN ('{first}')",
-            f"experiment_id = '{first}'"]
+    return [
+        f"experiment_id IN ('{first}', '{second}')",
+        f"experiment_id NOT IN ('{first}')",
+        f"experiment_id = '{first}'",
+    ]
 
 
-EXP_NAMES = ["'alpha'", "'beta'", "'a%'", "'%a%'", "'Alpha%'", "'%_x'", "\"beta\""]
+EXP_NAMES = ["'alpha'", "'beta'", "'a%'", "'%a%'", "'Alpha%'", "'%_x'", '"beta"']
 EXP_TAGS = ["team", "stage", "note", "missing"]
 EXP_ORDER_ITEMS = ["name", "name DESC", "creation_time", "experiment_id DESC", "last_update_time"]
 
@@ -621,12 +1066,16 @@ def gen_exp_clause(c: Chooser) -> str:
     if kind == 0:
         return f"{c.choice(['name', 'attribute.name'])} {c.choice(['=', '!=', 'LIKE', 'ILIKE'])} {c.choice(EXP_NAMES)}"
     if kind == 1:
-        return f"tags.{c.choice(EXP_TAGS)} {c.choice(['=', '!=', 'LIKE', 'ILIKE'])} " \
-               f"{c.choice(['%e%', 'red', 'Red', 'dev', 'prod'])!r}"
+        return (
+            f"tags.{c.choice(EXP_TAGS)} {c.choice(['=', '!=', 'LIKE', 'ILIKE'])} "
+            f"{c.choice(['%e%', 'red', 'Red', 'dev', 'prod'])!r}"
+        )
     if kind == 2:
         return f"tags.{c.choice(EXP_TAGS)} IS {c.choice(['NULL', 'NOT NULL'])}"
-    return f"{c.choice(['creation_time', 'last_update_time'])} " \
-           f"{c.choice(['>', '<', '>=', '!='])} {c.choice(['0', '1', '99999999999999'])}"
+    return (
+        f"{c.choice(['creation_time', 'last_update_time'])} "
+        f"{c.choice(['>', '<', '>=', '!='])} {c.choice(['0', '1', '99999999999999'])}"
+    )
 
 
 def gen_exp_query(c: Chooser) -> Tuple[str, Optional[List[str]]]:

@@ -30,9 +30,8 @@ from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import pytest
-from hypothesis import strategies as st
-
 import search_cases as cases
+from hypothesis import strategies as st
 from search_cases import INF, NAN, RunSpec, StoreSpec, query_key  # noqa: F401  (the tests import them here)
 
 os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3 refuses file stores otherwise
@@ -59,8 +58,9 @@ def requires_mlflow(reason: str = MLFLOW_REASON) -> ModuleType:
 @functools.lru_cache(maxsize=None)
 def corpus_tool() -> ModuleType:
     """``tools/make_search_corpus.py`` as a module (it imports MLflow)."""
-    spec = importlib.util.spec_from_file_location("litexp_tools_make_search_corpus",
-                                                  REPO / "tools" / "make_search_corpus.py")
+    spec = importlib.util.spec_from_file_location(
+        "litexp_tools_make_search_corpus", REPO / "tools" / "make_search_corpus.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -121,10 +121,17 @@ def run_record(data: Dict[str, Any]) -> Any:
     from litexp.records import DatasetInput, RunRecord
 
     return RunRecord(
-        run_id=data["run_id"], experiment_id=data["experiment_id"], run_name=data["run_name"],
-        user_id=data["user_id"], status=data["status"], start_time=data["start_time"], end_time=data["end_time"],
-        artifact_uri=data["artifact_uri"], lifecycle_stage=data["lifecycle_stage"],
-        metrics={k: float(v) for k, v in data["metrics"].items()}, params=dict(data["params"]),
+        run_id=data["run_id"],
+        experiment_id=data["experiment_id"],
+        run_name=data["run_name"],
+        user_id=data["user_id"],
+        status=data["status"],
+        start_time=data["start_time"],
+        end_time=data["end_time"],
+        artifact_uri=data["artifact_uri"],
+        lifecycle_stage=data["lifecycle_stage"],
+        metrics={k: float(v) for k, v in data["metrics"].items()},
+        params=dict(data["params"]),
         tags=dict(data["tags"]),
         datasets=[DatasetInput(d["name"], d["digest"], d["tags"].get(CONTEXT_TAG)) for d in data["datasets"]],
     )
@@ -134,9 +141,13 @@ def experiment_record(data: Dict[str, Any]) -> Any:
     from litexp.records import ExperimentRecord
 
     return ExperimentRecord(
-        experiment_id=data["experiment_id"], name=data["name"], artifact_location=data["artifact_location"],
-        lifecycle_stage=data["lifecycle_stage"], creation_time=data["creation_time"],
-        last_update_time=data["last_update_time"], tags=dict(data["tags"]),
+        experiment_id=data["experiment_id"],
+        name=data["name"],
+        artifact_location=data["artifact_location"],
+        lifecycle_stage=data["lifecycle_stage"],
+        creation_time=data["creation_time"],
+        last_update_time=data["last_update_time"],
+        tags=dict(data["tags"]),
     )
 
 
@@ -144,8 +155,13 @@ def _stages(view_type: int) -> Tuple[str, ...]:
     return {1: ("active",), 2: ("deleted",), 3: ("active", "deleted")}[view_type]
 
 
-def _litexp_search(records: list, filter_string: Optional[str], order_by: Optional[List[str]],
-                   max_results: Optional[int], page_token: Optional[str]) -> Tuple[List[str], Optional[str]]:
+def _litexp_search(
+    records: list,
+    filter_string: Optional[str],
+    order_by: Optional[List[str]],
+    max_results: Optional[int],
+    page_token: Optional[str],
+) -> Tuple[List[str], Optional[str]]:
     from litexp.search import search_runs
 
     found, token = search_runs(records, filter_string, order_by, max_results, page_token)
@@ -176,9 +192,15 @@ class CorpusStore:
         wanted = set(exp_ids or self.exp_ids)
         return [r for r in self._records if r.lifecycle_stage in _stages(view_type) and r.experiment_id in wanted]
 
-    def mlflow_search(self, filter_string: Optional[str], order_by: Optional[List[str]] = None,
-                      view_type: int = 1, max_results: Optional[int] = None, page_token: Optional[str] = None,
-                      exp_ids: Optional[Sequence[str]] = None) -> Tuple[List[str], Optional[str]]:
+    def mlflow_search(
+        self,
+        filter_string: Optional[str],
+        order_by: Optional[List[str]] = None,
+        view_type: int = 1,
+        max_results: Optional[int] = None,
+        page_token: Optional[str] = None,
+        exp_ids: Optional[Sequence[str]] = None,
+    ) -> Tuple[List[str], Optional[str]]:
         assert exp_ids is None or list(exp_ids) == self.exp_ids, "the corpus searched every experiment"
         key = query_key(filter_string, order_by, view_type, max_results, page_token)
         if key not in self._answers:
@@ -186,9 +208,15 @@ class CorpusStore:
         run_ids, token = self._answers[key]
         return list(run_ids), token
 
-    def litexp_search(self, filter_string: Optional[str], order_by: Optional[List[str]] = None,
-                      view_type: int = 1, max_results: Optional[int] = None, page_token: Optional[str] = None,
-                      exp_ids: Optional[Sequence[str]] = None) -> Tuple[List[str], Optional[str]]:
+    def litexp_search(
+        self,
+        filter_string: Optional[str],
+        order_by: Optional[List[str]] = None,
+        view_type: int = 1,
+        max_results: Optional[int] = None,
+        page_token: Optional[str] = None,
+        exp_ids: Optional[Sequence[str]] = None,
+    ) -> Tuple[List[str], Optional[str]]:
         return _litexp_search(self.records(view_type, exp_ids), filter_string, order_by, max_results, page_token)
 
     def close(self) -> None:
@@ -218,21 +246,38 @@ class LiveStore:
 
         return FileStore(self.root).load_runs(list(exp_ids or self.exp_ids), view_type)
 
-    def mlflow_search(self, filter_string: Optional[str], order_by: Optional[List[str]] = None,
-                      view_type: int = 1, max_results: Optional[int] = None, page_token: Optional[str] = None,
-                      exp_ids: Optional[Sequence[str]] = None) -> Tuple[List[str], Optional[str]]:
+    def mlflow_search(
+        self,
+        filter_string: Optional[str],
+        order_by: Optional[List[str]] = None,
+        view_type: int = 1,
+        max_results: Optional[int] = None,
+        page_token: Optional[str] = None,
+        exp_ids: Optional[Sequence[str]] = None,
+    ) -> Tuple[List[str], Optional[str]]:
         """Run ids (in order) and next token from MLflow's ``MlflowClient.search_runs``."""
-        paged = self.client.search_runs(list(exp_ids or self.exp_ids), filter_string or "", view_type,
-                                        max_results=1000 if max_results is None else max_results,
-                                        order_by=order_by, page_token=page_token)
+        paged = self.client.search_runs(
+            list(exp_ids or self.exp_ids),
+            filter_string or "",
+            view_type,
+            max_results=1000 if max_results is None else max_results,
+            order_by=order_by,
+            page_token=page_token,
+        )
         token = paged.token
         if isinstance(token, bytes):
             token = token.decode("ascii")
         return [r.info.run_id for r in paged], token or None
 
-    def litexp_search(self, filter_string: Optional[str], order_by: Optional[List[str]] = None,
-                      view_type: int = 1, max_results: Optional[int] = None, page_token: Optional[str] = None,
-                      exp_ids: Optional[Sequence[str]] = None) -> Tuple[List[str], Optional[str]]:
+    def litexp_search(
+        self,
+        filter_string: Optional[str],
+        order_by: Optional[List[str]] = None,
+        view_type: int = 1,
+        max_results: Optional[int] = None,
+        page_token: Optional[str] = None,
+        exp_ids: Optional[Sequence[str]] = None,
+    ) -> Tuple[List[str], Optional[str]]:
         """The same search through litexp's FileStore + search layer."""
         return _litexp_search(self.records(view_type, exp_ids), filter_string, order_by, max_results, page_token)
 
@@ -268,16 +313,28 @@ def mlflow_accepts_order(order_by: Optional[Sequence[str]]) -> bool:
     return corpus_tool().mlflow_accepts_order(order_by)
 
 
-def mlflow_search(store: Any, filter_string: Optional[str], order_by: Optional[List[str]] = None,
-                  view_type: int = 1, max_results: Optional[int] = None, page_token: Optional[str] = None,
-                  exp_ids: Optional[Sequence[str]] = None) -> Tuple[List[str], Optional[str]]:
+def mlflow_search(
+    store: Any,
+    filter_string: Optional[str],
+    order_by: Optional[List[str]] = None,
+    view_type: int = 1,
+    max_results: Optional[int] = None,
+    page_token: Optional[str] = None,
+    exp_ids: Optional[Sequence[str]] = None,
+) -> Tuple[List[str], Optional[str]]:
     """MLflow's run ids (in order) and next page token: recorded (corpus) or asked now (live)."""
     return store.mlflow_search(filter_string, order_by, view_type, max_results, page_token, exp_ids)
 
 
-def litexp_search(store: Any, filter_string: Optional[str], order_by: Optional[List[str]] = None,
-                  view_type: int = 1, max_results: Optional[int] = None, page_token: Optional[str] = None,
-                  exp_ids: Optional[Sequence[str]] = None) -> Tuple[List[str], Optional[str]]:
+def litexp_search(
+    store: Any,
+    filter_string: Optional[str],
+    order_by: Optional[List[str]] = None,
+    view_type: int = 1,
+    max_results: Optional[int] = None,
+    page_token: Optional[str] = None,
+    exp_ids: Optional[Sequence[str]] = None,
+) -> Tuple[List[str], Optional[str]]:
     """litexp's answer to the same search, on the same runs."""
     return store.litexp_search(filter_string, order_by, view_type, max_results, page_token, exp_ids)
 

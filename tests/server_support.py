@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Set, Tuple
 
 import pytest
-
 from interop_support import REPO, SERVER_START_TIMEOUT, free_port, mlflow_env, stop_process_group, wait_for_http
 from optional_support import requires
 
@@ -79,8 +78,14 @@ class MlflowServer:
     #: Servers running now, so a failing test can show their logs.
     live: Set["MlflowServer"] = set()
 
-    def __init__(self, backend: str, tmp: Path, app_name: Optional[str] = None,
-                 env: Optional[Mapping[str, str]] = None, port: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        backend: str,
+        tmp: Path,
+        app_name: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        port: Optional[int] = None,
+    ) -> None:
         self.backend, self.tmp, self.app_name, self.env = backend, Path(tmp), app_name, dict(env or {})
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -111,9 +116,21 @@ class MlflowServer:
     def command(self) -> List[str]:
         """The ``mlflow server`` command line."""
         return [
-            sys.executable, "-m", "mlflow", "server", "--backend-store-uri", self.backend,
-            "--artifacts-destination", str(self.artifacts), "--serve-artifacts",
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            self.backend,
+            "--artifacts-destination",
+            str(self.artifacts),
+            "--serve-artifacts",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
         ] + (["--app-name", self.app_name] if self.app_name else [])
 
     def start(self, timeout: float = SERVER_START_TIMEOUT) -> None:
@@ -133,8 +150,13 @@ class MlflowServer:
                 fh.write(f"----- start #{self.starts + 1}: {shlex.join(self.command())}\n".encode())
                 fh.flush()
                 self._proc = subprocess.Popen(
-                    self.command(), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env=mlflow_env(**{**SERVER_ENV, **self.env}), cwd=self.tmp, start_new_session=True,
+                    self.command(),
+                    stdout=fh,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=mlflow_env(**{**SERVER_ENV, **self.env}),
+                    cwd=self.tmp,
+                    start_new_session=True,
                 )
             MlflowServer.live.add(self)
             try:
@@ -223,15 +245,22 @@ def auth_server(tmp: Path, default_permission: str = "READ") -> Iterator[MlflowS
     requires("flask_wtf", "the basic-auth app of mlflow server needs Flask-WTF (mlflow[auth])")
     tmp = Path(tmp).resolve()
     tmp.mkdir(parents=True, exist_ok=True)
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(write_auth_config(tmp, default_permission)),
-           "MLFLOW_FLASK_SERVER_SECRET_KEY": AUTH_SECRET_KEY}
+    env = {
+        "MLFLOW_AUTH_CONFIG_PATH": str(write_auth_config(tmp, default_permission)),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": AUTH_SECRET_KEY,
+    }
     with MlflowServer(f"sqlite:///{tmp / 'mlflow.db'}", tmp, app_name="basic-auth", env=env) as server:
         yield server
 
 
 # -------------------------------------------------------------------- REST helpers
-def rest(url: str, payload: Optional[Dict[str, Any]] = None, auth: Optional[Tuple[str, str]] = None,
-         method: Optional[str] = None, timeout: float = 30.0) -> Tuple[int, Any]:
+def rest(
+    url: str,
+    payload: Optional[Dict[str, Any]] = None,
+    auth: Optional[Tuple[str, str]] = None,
+    method: Optional[str] = None,
+    timeout: float = 30.0,
+) -> Tuple[int, Any]:
     """GET ``url``, or POST JSON ``payload``; return ``(status, decoded JSON or text)``, errors included."""
     data = None if payload is None else json.dumps(payload).encode("utf-8")
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
@@ -293,7 +322,9 @@ def _as_owner(command: List[str]) -> List[str]:
 def _run(command: List[str], what: str, log: Path) -> "subprocess.CompletedProcess[str]":
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
-        raise RuntimeError(f"{what} failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}\n{_tail(log)}")
+        raise RuntimeError(
+            f"{what} failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}\n{_tail(log)}"
+        )
     return done
 
 
@@ -302,8 +333,11 @@ def _stop_cluster(bindir: Path, data: Path) -> None:
     if not (data / "postmaster.pid").exists():
         return
     with contextlib.suppress(subprocess.SubprocessError, OSError):
-        subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            _as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
     with contextlib.suppress(OSError, ValueError, IndexError):
         pid = int((data / "postmaster.pid").read_text().split()[0])
         if b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes():
@@ -331,8 +365,25 @@ def postgres_database(tmp: Path) -> Iterator[str]:
         for path in (cluster, sock):
             shutil.chown(path, "postgres", "postgres")
     try:
-        _run(_as_owner([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8", "--no-locale",
-                        "-N", "--auth-local=trust", "--auth-host=scram-sha-256"]), "initdb", log)
+        _run(
+            _as_owner(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "-N",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                ]
+            ),
+            "initdb",
+            log,
+        )
         for attempt in range(5):
             port = free_port()
             options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
@@ -343,9 +394,28 @@ def postgres_database(tmp: Path) -> Iterator[str]:
             except RuntimeError:
                 if attempt == 4 or "already in use" not in _tail(log):
                     raise
-        _run([str(bindir / "psql"), "-h", str(sock), "-p", str(port), "-U", "postgres", "-d", "postgres", "-q",
-              "-v", "ON_ERROR_STOP=1", "-c", f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'",
-              "-c", f"CREATE DATABASE {PG_DATABASE} OWNER {PG_USER}"], "creating the database", log)
+        _run(
+            [
+                str(bindir / "psql"),
+                "-h",
+                str(sock),
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'",
+                "-c",
+                f"CREATE DATABASE {PG_DATABASE} OWNER {PG_USER}",
+            ],
+            "creating the database",
+            log,
+        )
         yield f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{port}/{PG_DATABASE}"
     finally:
         _stop_cluster(bindir, data)
@@ -404,8 +474,9 @@ class MlflowlessProcess(subprocess.Popen):  # type: ignore[type-arg]
         _wait_group_gone(self.pid)
 
 
-def start_without_mlflow(code: str, env: Optional[Mapping[str, Optional[str]]] = None,
-                         cwd: Optional[Path] = None, tmp: Optional[Path] = None) -> MlflowlessProcess:
+def start_without_mlflow(
+    code: str, env: Optional[Mapping[str, Optional[str]]] = None, cwd: Optional[Path] = None, tmp: Optional[Path] = None
+) -> MlflowlessProcess:
     """Start ``code`` in a child ``sys.executable`` where ``import mlflow`` (``mlflow.*``,
     ``mlflow_skinny``) fails, also in Pythons it starts; ``tests/`` and the repo import.
 
@@ -432,14 +503,22 @@ def start_without_mlflow(code: str, env: Optional[Mapping[str, Optional[str]]] =
     child_env.update(PYTHONPATH=os.pathsep.join(paths), LITEXP_TEST_REPORT=str(workdir / "report.json"))
     (workdir / "report.json").unlink(missing_ok=True)
     with open(workdir / "output.log", "wb") as fh:
-        proc = MlflowlessProcess([sys.executable, str(script)], stdout=fh, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, env=child_env, cwd=cwd, start_new_session=True)
+        proc = MlflowlessProcess(
+            [sys.executable, str(script)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=child_env,
+            cwd=cwd,
+            start_new_session=True,
+        )
     proc.workdir, proc.output, proc.report_path = workdir, workdir / "output.log", workdir / "report.json"
     return proc
 
 
-def run_without_mlflow(code: str, env: Optional[Mapping[str, Optional[str]]] = None, timeout: float = 120,
-                       cwd: Optional[Path] = None) -> Any:
+def run_without_mlflow(
+    code: str, env: Optional[Mapping[str, Optional[str]]] = None, timeout: float = 120, cwd: Optional[Path] = None
+) -> Any:
     """Run ``code`` as :func:`start_without_mlflow` does; return what it passed to ``report``.
 
     A non-zero exit or a timeout raises AssertionError with the output's tail; whatever the

@@ -78,6 +78,7 @@ if str(HERE) not in sys.path:
 import bench_churn  # noqa: E402
 import bench_push  # noqa: E402
 import bench_server  # noqa: E402
+
 REPO = HERE.parent
 MLFLOW_REQUIREMENT = "mlflow==3.17.2"
 RESULT_PREFIX = "BENCH-RESULT "
@@ -408,8 +409,14 @@ class Sides:
             return [self.mlflow_python], self.mlflow_env
         return [sys.executable], self.litexp_env
 
-    def run(self, side: str, worker: str, params: Dict[str, Any], timeout: Optional[float] = None,
-            extra_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    def run(
+        self,
+        side: str,
+        worker: str,
+        params: Dict[str, Any],
+        timeout: Optional[float] = None,
+        extra_env: Optional[Dict[str, str]] = None,
+    ) -> Dict[str, Any]:
         """Run one worker in a fresh process (its side's environment plus ``extra_env``) and return its result.
 
         MLflow's workers are killed after ``mlflow_timeout`` seconds (:class:`WorkerTimeout`).
@@ -426,7 +433,7 @@ class Sides:
             raise WorkerTimeout(worker, float(timeout or 0)) from None
         for line in reversed(proc.stdout.splitlines()):
             if line.startswith(RESULT_PREFIX):
-                return json.loads(line[len(RESULT_PREFIX):])
+                return json.loads(line[len(RESULT_PREFIX) :])
         tail = "\n".join((proc.stderr or "").splitlines()[-25:])
         raise BenchError(f"worker {worker} ({side}) failed with exit code {proc.returncode}:\n{tail}")
 
@@ -676,8 +683,9 @@ class Bench:
         os.makedirs(path)
         return path
 
-    def timed(self, side: str, worker: str, params: Callable[[], Dict[str, Any]],
-              key: str = "seconds") -> Tuple[List[float], List[Dict[str, Any]], Optional[float]]:
+    def timed(
+        self, side: str, worker: str, params: Callable[[], Dict[str, Any]], key: str = "seconds"
+    ) -> Tuple[List[float], List[Dict[str, Any]], Optional[float]]:
         """Samples of one worker (fresh process each, within the budget); the limit if one timed out."""
         results: List[Dict[str, Any]] = []
 
@@ -738,7 +746,11 @@ class Bench:
         self.raw["logging"] = {"litexp": lit, "mlflow": ml, "mlflow_timed_out": ml_timeout, "floor": floor}
         self.add_row(
             measurement=f"1. logging: {n:,} `R.log_metrics(step=i, loss=...)` calls in one run, through `R.end_exp()`",
-            litexp=lit, mlflow=ml, mlflow_timed_out=ml_timeout, floor=floor, unit="s",
+            litexp=lit,
+            mlflow=ml,
+            mlflow_timed_out=ml_timeout,
+            floor=floor,
+            unit="s",
             goals=[("mlflow", 50.0), ("floor", 3.0)],
         )
 
@@ -758,7 +770,12 @@ class Bench:
         self.raw["churn"] = {"litexp": lit, "mlflow": ml, "mlflow_timed_out": ml_timeout}
         self.add_row(
             measurement=f"2. run churn: {n} x (start, 5 params, 5 metrics, end)",
-            litexp=lit, mlflow=ml, mlflow_timed_out=ml_timeout, floor=[], unit="s", goals=[("mlflow", 20.0)],
+            litexp=lit,
+            mlflow=ml,
+            mlflow_timed_out=ml_timeout,
+            floor=[],
+            unit="s",
+            goals=[("mlflow", 20.0)],
         )
         log("churn: against the plain-os floor, and inside a git work tree (tools/bench_churn.py)")
         try:
@@ -772,7 +789,9 @@ class Bench:
         self.sides.run("litexp", "floor-read", {"root": store.root})
         values, results, _ = self.timed("litexp", "floor-read", lambda: {"root": store.root})
         self.raw.setdefault("floor_read", {})[store.root] = {
-            "seconds": values, "files": results[0]["files"], "bytes": results[0]["bytes"]
+            "seconds": values,
+            "files": results[0]["files"],
+            "bytes": results[0]["bytes"],
         }
         return values
 
@@ -783,8 +802,14 @@ class Bench:
         budget counts the cold queries only. A killed (timed-out) MLflow worker ends
         the cell; ``timed_out`` then holds the limit.
         """
-        params = {"side": side, "root": store.root, "experiment_id": store.experiment_id, "query": query,
-                  "warm": 0, "warm_budget": self.args.budget}
+        params = {
+            "side": side,
+            "root": store.root,
+            "experiment_id": store.experiment_id,
+            "query": query,
+            "warm": 0,
+            "warm_budget": self.args.budget,
+        }
         results: List[Dict[str, Any]] = []
         timed_out: Optional[float] = None
         spent = 0.0
@@ -811,10 +836,14 @@ class Bench:
         if a is None or b is None:
             return
         same = all(a[k] == b[k] for k in ("rows", "run_ids_sha1", "columns_sha1"))
-        text = "same rows, order and columns" if same else (
-            f"DIFFERENT: litexp {a['rows']}x{a['cols']}, MLflow {b['rows']}x{b['cols']}, "
-            f"run order {'same' if a['run_ids_sha1'] == b['run_ids_sha1'] else 'differs'}, "
-            f"columns {'same' if a['columns_sha1'] == b['columns_sha1'] else 'differ'}"
+        text = (
+            "same rows, order and columns"
+            if same
+            else (
+                f"DIFFERENT: litexp {a['rows']}x{a['cols']}, MLflow {b['rows']}x{b['cols']}, "
+                f"run order {'same' if a['run_ids_sha1'] == b['run_ids_sha1'] else 'differs'}, "
+                f"columns {'same' if a['columns_sha1'] == b['columns_sha1'] else 'differ'}"
+            )
         )
         self.notes.append(f"{label}: litexp vs MLflow frames: {text} ({a['rows']} rows x {a['cols']} columns)")
 
@@ -826,8 +855,11 @@ class Bench:
 
     def index_size(self, store: Store) -> None:
         """Bytes of the experiment's index on disk, per file of the store."""
-        size = sum(os.path.getsize(os.path.join(store.exp_dir, n)) for n in os.listdir(store.exp_dir)
-                   if n.startswith(".litexp-index"))
+        size = sum(
+            os.path.getsize(os.path.join(store.exp_dir, n))
+            for n in os.listdir(store.exp_dir)
+            if n.startswith(".litexp-index")
+        )
         files = self.raw["floor_read"][store.root]["files"]
         per_file = size / max(1, files)
         self.raw["index_size"] = {"bytes": size, "files": files, "per_file": per_file}
@@ -858,26 +890,47 @@ class Bench:
                 ml = self.search_side("mlflow", store, query, with_index=False)
                 self.compare(f"search {query}", indexed, ml)
             self.raw[f"search_{query}"] = {
-                "litexp_no_index": cold_fresh, "litexp_index": indexed, "mlflow": ml, "floor": floor,
+                "litexp_no_index": cold_fresh,
+                "litexp_index": indexed,
+                "mlflow": ml,
+                "floor": floor,
                 "stat_floor": stat_floor,
             }
             if query == "full":
                 what = "full frame, `R.search_records([exp])` vs `mlflow.search_runs([exp])`"
                 index_goals = [("floor", 1.3)]
             else:
-                what = f"`filter_string=\"{FILTER}\"`, `order_by={ORDER_BY}` ({indexed['facts']['rows']} rows)"
+                what = f'`filter_string="{FILTER}"`, `order_by={ORDER_BY}` ({indexed["facts"]["rows"]} rows)'
                 index_goals = [("mlflow", 20.0)]
             timeout = ml["timed_out"]
-            self.add_row(measurement=f"{number}. search {shape}, {what}; cold, no index (first search ever); "
-                                     "floor = read every file",
-                         litexp=cold_fresh["cold"], mlflow=ml["cold"], mlflow_timed_out=timeout, floor=floor,
-                         unit="s", goals=[("floor", 1.5)] if query == "full" else [])
-            self.add_row(measurement=f"{number}. same; cold, index left by an earlier process; floor = stat every file",
-                         litexp=indexed["cold"], mlflow=ml["cold"], mlflow_timed_out=timeout, floor=stat_floor,
-                         unit="s", goals=index_goals)
-            self.add_row(measurement=f"{number}. same; warm (query repeated in the same process)",
-                         litexp=indexed["warm"], mlflow=ml["warm"], mlflow_timed_out=timeout, floor=stat_floor,
-                         unit="s", goals=[])
+            self.add_row(
+                measurement=f"{number}. search {shape}, {what}; cold, no index (first search ever); "
+                "floor = read every file",
+                litexp=cold_fresh["cold"],
+                mlflow=ml["cold"],
+                mlflow_timed_out=timeout,
+                floor=floor,
+                unit="s",
+                goals=[("floor", 1.5)] if query == "full" else [],
+            )
+            self.add_row(
+                measurement=f"{number}. same; cold, index left by an earlier process; floor = stat every file",
+                litexp=indexed["cold"],
+                mlflow=ml["cold"],
+                mlflow_timed_out=timeout,
+                floor=stat_floor,
+                unit="s",
+                goals=index_goals,
+            )
+            self.add_row(
+                measurement=f"{number}. same; warm (query repeated in the same process)",
+                litexp=indexed["warm"],
+                mlflow=ml["warm"],
+                mlflow_timed_out=timeout,
+                floor=stat_floor,
+                unit="s",
+                goals=[],
+            )
 
     def long(self) -> None:
         s = self.sizes
@@ -899,17 +952,31 @@ class Bench:
         self.raw["long"] = results
         base, big = results["1"], results[str(steps)]
         what = f"{runs} runs x {s['metrics']} metrics (same runs and latest values in both stores)"
-        for kind, text in (("litexp_no_index", "cold, no index"),
-                           ("litexp_index", "cold, index left by an earlier process")):
-            self.add_row(measurement=f"4. full-frame search, {what}, 1 step; {text}",
-                         litexp=base[kind]["cold"], mlflow=base["mlflow"]["cold"],
-                         mlflow_timed_out=base["mlflow"]["timed_out"], floor=base["floor"], unit="s", goals=[])
+        for kind, text in (
+            ("litexp_no_index", "cold, no index"),
+            ("litexp_index", "cold, index left by an earlier process"),
+        ):
+            self.add_row(
+                measurement=f"4. full-frame search, {what}, 1 step; {text}",
+                litexp=base[kind]["cold"],
+                mlflow=base["mlflow"]["cold"],
+                mlflow_timed_out=base["mlflow"]["timed_out"],
+                floor=base["floor"],
+                unit="s",
+                goals=[],
+            )
             # never searched before: against reading the bytes once; with an index: against the 1-step store
             goals = [("floor", 1.5)] if kind == "litexp_no_index" else [("base", 1.3)]
-            self.add_row(measurement=f"4. same, {steps:,} steps per metric; {text}",
-                         litexp=big[kind]["cold"], mlflow=big["mlflow"]["cold"],
-                         mlflow_timed_out=big["mlflow"]["timed_out"], floor=big["floor"], unit="s",
-                         goals=goals, base=base[kind]["cold"])
+            self.add_row(
+                measurement=f"4. same, {steps:,} steps per metric; {text}",
+                litexp=big[kind]["cold"],
+                mlflow=big["mlflow"]["cold"],
+                mlflow_timed_out=big["mlflow"]["timed_out"],
+                floor=big["floor"],
+                unit="s",
+                goals=goals,
+                base=base[kind]["cold"],
+            )
 
     def import_time(self) -> None:
         n = self.args.import_repeats
@@ -934,9 +1001,15 @@ class Bench:
             ml = [value]
             raw["mlflow"] = {"bare": ml_bare, "import": ml_loaded}
         self.raw["import"] = raw
-        self.add_row(measurement=f"5. `python -c \"import litexp\"` over `python -c pass` "
-                                 f"(median of {n} each; MLflow: `import mlflow`)",
-                     litexp=[lit], mlflow=ml, floor=[], unit="ms", goals=[("abs_ms", 100.0)])
+        self.add_row(
+            measurement=f'5. `python -c "import litexp"` over `python -c pass` '
+            f"(median of {n} each; MLflow: `import mlflow`)",
+            litexp=[lit],
+            mlflow=ml,
+            floor=[],
+            unit="ms",
+            goals=[("abs_ms", 100.0)],
+        )
 
     def memory(self) -> None:
         store = self.stores["search"]
@@ -960,28 +1033,45 @@ class Bench:
                 ml_filtered = self.sides.run("mlflow", "memory", params("mlflow", "filtered"))
             except WorkerTimeout as exc:
                 ml_timeout = exc.seconds
-        self.raw["memory"] = {"litexp_no_index": fresh, "litexp_index": indexed, "litexp_filtered": filtered,
-                              "mlflow": ml, "mlflow_filtered": ml_filtered}
+        self.raw["memory"] = {
+            "litexp_no_index": fresh,
+            "litexp_index": indexed,
+            "litexp_filtered": filtered,
+            "mlflow": ml,
+            "mlflow_filtered": ml_filtered,
+        }
         mlv = [float(ml["peak_bytes"])] if ml else []
         for label, res in (("no index", fresh), ("index left by an earlier process", indexed)):
             self.add_row(
                 measurement=f"6. peak traced memory (tracemalloc) of the {runs:,}-run full-frame search ({label}); "
                 "floor = `frame.memory_usage(deep=True).sum()`",
-                litexp=[float(res["peak_bytes"])], mlflow=mlv, mlflow_timed_out=ml_timeout,
-                floor=[float(res["frame_bytes"])], unit="MB", goals=[("mlflow_max", 0.5)],
+                litexp=[float(res["peak_bytes"])],
+                mlflow=mlv,
+                mlflow_timed_out=ml_timeout,
+                floor=[float(res["frame_bytes"])],
+                unit="MB",
+                goals=[("mlflow_max", 0.5)],
             )
         self.add_row(
             measurement=f"6. same, the filtered, ordered query of row 3b ({filtered['rows']} rows, index left by an "
             "earlier process); floor = its frame",
-            litexp=[float(filtered["peak_bytes"])], mlflow=[float(ml_filtered["peak_bytes"])] if ml_filtered else [],
-            mlflow_timed_out=ml_timeout, floor=[float(filtered["frame_bytes"])], unit="MB", goals=[("floor", 3.0)],
+            litexp=[float(filtered["peak_bytes"])],
+            mlflow=[float(ml_filtered["peak_bytes"])] if ml_filtered else [],
+            mlflow_timed_out=ml_timeout,
+            floor=[float(filtered["frame_bytes"])],
+            unit="MB",
+            goals=[("floor", 3.0)],
         )
         self.notes.append(
             f"memory: ru_maxrss growth during the search: litexp {fresh['maxrss_growth_bytes'] / mb:.0f} MB "
             f"(no index), {indexed['maxrss_growth_bytes'] / mb:.0f} MB (index), "
             f"{filtered['maxrss_growth_bytes'] / mb:.0f} MB (filtered)"
-            + (f", MLflow {ml['maxrss_growth_bytes'] / mb:.0f} MB (full), "
-               f"{ml_filtered['maxrss_growth_bytes'] / mb:.0f} MB (filtered)" if ml and ml_filtered else "")
+            + (
+                f", MLflow {ml['maxrss_growth_bytes'] / mb:.0f} MB (full), "
+                f"{ml_filtered['maxrss_growth_bytes'] / mb:.0f} MB (filtered)"
+                if ml and ml_filtered
+                else ""
+            )
         )
 
     # 7 ------------------------------------------------------------------
@@ -1013,7 +1103,8 @@ class Bench:
         )
         n = self.sizes["log_calls"]
         self.profiles[f"logging, {n:,} calls through R.end_exp()"] = self.sides.run(
-            "litexp", "profile",
+            "litexp",
+            "profile",
             {"what": "logging", "store": os.path.join(self.fresh_dir("profile"), "mlruns"), "n": n, "top": 15},
         )
 
@@ -1154,13 +1245,21 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--warm-repeats", type=int, default=3, help="max warm queries (default %(default)s)")
     parser.add_argument("--budget", type=float, default=240.0, help="seconds after which a cell stops repeating")
     parser.add_argument("--import-repeats", type=int, default=10)
-    parser.add_argument("--mlflow-timeout", type=float, default=900.0,
-                        help="kill an MLflow worker after this many seconds (default %(default)s)")
+    parser.add_argument(
+        "--mlflow-timeout",
+        type=float,
+        default=900.0,
+        help="kill an MLflow worker after this many seconds (default %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", help="comma-separated subset, by name or number: "
-                        + ",".join(f"{i}={name}" for i, name in enumerate(MEASUREMENTS, 1)))
-    parser.add_argument("--profile", action="store_true",
-                        help="also print cProfile tables of litexp's search and logging")
+    parser.add_argument(
+        "--only",
+        help="comma-separated subset, by name or number: "
+        + ",".join(f"{i}={name}" for i, name in enumerate(MEASUREMENTS, 1)),
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also print cProfile tables of litexp's search and logging"
+    )
     for key in FULL_SIZES:
         parser.add_argument("--" + key.replace("_", "-"), type=int, help=f"override the size {key}")
     parser.add_argument("--runs", dest="search_runs", type=int, help="runs of the search store (= --search-runs)")
@@ -1230,8 +1329,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(report)
     if args.json_out:
         with open(args.json_out, "w") as handle:
-            json.dump({"facts": facts, "sizes": sizes, "rows": bench.rows, "raw": bench.raw, "notes": bench.notes,
-                       "profiles": bench.profiles}, handle, indent=1, default=str)
+            json.dump(
+                {
+                    "facts": facts,
+                    "sizes": sizes,
+                    "rows": bench.rows,
+                    "raw": bench.raw,
+                    "notes": bench.notes,
+                    "profiles": bench.profiles,
+                },
+                handle,
+                indent=1,
+                default=str,
+            )
     return 1 if failed else 0
 
 

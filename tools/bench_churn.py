@@ -90,7 +90,9 @@ def worker_churn_runs(p: Dict[str, Any]) -> Dict[str, Any]:
         "seconds": seconds,
         "names": _run_folder_names(run_dir),
         "commit": rec.list_tags().get(GIT_COMMIT_TAG),
-        "runs": sum(1 for e in os.scandir(os.path.dirname(run_dir)) if os.path.isfile(os.path.join(e.path, "meta.yaml"))),
+        "runs": sum(
+            1 for e in os.scandir(os.path.dirname(run_dir)) if os.path.isfile(os.path.join(e.path, "meta.yaml"))
+        ),
     }
 
 
@@ -108,15 +110,21 @@ def worker_churn_floor(p: Dict[str, Any]) -> Dict[str, Any]:
     os.makedirs(exp_dir)
     n = p["n"]
     argv = " ".join(sys.argv).encode()
-    tags = {"mlflow.user": b"user", "mlflow.source.name": sys.argv[0].encode(), "mlflow.source.type": b"LOCAL",
-            "mlflow.runName": b"mlflow_recorder"}
+    tags = {
+        "mlflow.user": b"user",
+        "mlflow.source.name": sys.argv[0].encode(),
+        "mlflow.source.type": b"LOCAL",
+        "mlflow.runName": b"mlflow_recorder",
+    }
     params = {"cmd-sys.argv": argv}
     params.update({k: v.encode() for k, v in os.environ.items() if k.startswith("_QLIB_")})
     heartbeat = f"{socket.gethostname()} {os.getpid()} 123456 0123456789abcdef0123456789abcdef\n".encode()
-    meta_text = ("artifact_uri: file://" + exp_dir + "/{run}/artifacts\nend_time: {end}\nentry_point_name: ''\n"
-                 "experiment_id: '123456789012345678'\nlifecycle_stage: active\nrun_id: {run}\n"
-                 "run_name: mlflow_recorder\nrun_uuid: {run}\nsource_name: ''\nsource_type: 4\n"
-                 "source_version: ''\nstart_time: 1700000000000\nstatus: {status}\ntags: []\nuser_id: user\n")
+    meta_text = (
+        "artifact_uri: file://" + exp_dir + "/{run}/artifacts\nend_time: {end}\nentry_point_name: ''\n"
+        "experiment_id: '123456789012345678'\nlifecycle_stage: active\nrun_id: {run}\n"
+        "run_name: mlflow_recorder\nrun_uuid: {run}\nsource_name: ''\nsource_type: 4\n"
+        "source_version: ''\nstart_time: 1700000000000\nstatus: {status}\ntags: []\nuser_id: user\n"
+    )
     run_ids = [os.urandom(16).hex() for _ in range(n)]
     starts = [meta_text.format(run=r, end="null", status=1).encode() for r in run_ids]
     ends = [meta_text.format(run=r, end="1700000000001", status=3).encode() for r in run_ids]
@@ -155,8 +163,14 @@ WORKERS: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {
 
 
 class _Sides(Protocol):
-    def run(self, side: str, worker: str, params: Dict[str, Any], timeout: Optional[float] = None,
-            extra_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]: ...
+    def run(
+        self,
+        side: str,
+        worker: str,
+        params: Dict[str, Any],
+        timeout: Optional[float] = None,
+        extra_env: Optional[Dict[str, str]] = None,
+    ) -> Dict[str, Any]: ...
 
 
 class _Bench(Protocol):
@@ -182,14 +196,23 @@ class ChurnFailure(RuntimeError):
 
 def make_work_tree(folder: str) -> str:
     """A git work tree with three committed files and one of them changed since; its path."""
-    env = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
-               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com", GIT_CONFIG_NOSYSTEM="1")
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.com",
+        GIT_CONFIG_NOSYSTEM="1",
+    )
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         env.pop(name, None)
     repo = os.path.join(folder, "repo")
     os.makedirs(os.path.join(repo, "model"))
-    files = {"train.py": "import model\n\nmodel.fit()\n", "model/__init__.py": "def fit():\n    return 1\n",
-             "README.md": "# experiment\n"}
+    files = {
+        "train.py": "import model\n\nmodel.fit()\n",
+        "model/__init__.py": "def fit():\n    return 1\n",
+        "README.md": "# experiment\n",
+    }
     for name, text in files.items():
         with open(os.path.join(repo, name), "w") as fh:
             fh.write(text)
@@ -230,27 +253,45 @@ def measure(bench: _Bench, sample: Sampler, timeout_error: Type[BaseException]) 
             problems.append(f"a litexp run folder holds {outside['names']}, the floor's {floor['names']}")
         missing = [name for name in GIT_FILES if "artifacts/" + name not in inside["names"]]
         if inside["commit"] is None or missing:
-            problems.append(f"a run inside git lacks {', '.join(missing + ([GIT_COMMIT_TAG] if inside['commit'] is None else []))}")
+            problems.append(
+                f"a run inside git lacks {', '.join(missing + ([GIT_COMMIT_TAG] if inside['commit'] is None else []))}"
+            )
         return time.perf_counter() - started
 
     sample(round_, bench.args.repeats, bench.args.budget)
     outside = [float(r["seconds"]) for r in results["outside"]]
     floor = [float(r["seconds"]) for r in results["floor"]]
     inside = [float(r["seconds"]) for r in results["git"]]
-    bench.raw["run_creation"] = {"runs": n, "outside": outside, "floor": floor, "git": inside,
-                                 "names": results["outside"][0]["names"] if results["outside"] else []}
+    bench.raw["run_creation"] = {
+        "runs": n,
+        "outside": outside,
+        "floor": floor,
+        "git": inside,
+        "names": results["outside"][0]["names"] if results["outside"] else [],
+    }
     failed = f"FAILED: {problems[0]}" if problems else ""
     files = len(results["floor"][0]["names"]) if results["floor"] else 0
     bench.add_row(
         measurement=f"2. run creation: {n} x (`with R.start(...)`, 5 params, 5 metrics, end) outside any git work tree; "
-                    f"floor = the same run folder and its {files} folders and files, and the heartbeat file made "
-                    "and removed, with plain `os` calls",
-        litexp=outside, mlflow=[], floor=floor, unit="s", goals=[("floor", 2.0)], litexp_extra=failed,
+        f"floor = the same run folder and its {files} folders and files, and the heartbeat file made "
+        "and removed, with plain `os` calls",
+        litexp=outside,
+        mlflow=[],
+        floor=floor,
+        unit="s",
+        goals=[("floor", 2.0)],
+        litexp_extra=failed,
     )
     bench.add_row(
         measurement=f"2. run creation inside a git work tree: the same {n} runs (commit tag, code_diff.txt, "
-                    "code_status.txt, code_cached.txt) vs outside (the goal's base)",
-        litexp=inside, mlflow=[], floor=[], unit="s", goals=[("base", 1.5)], base=outside, base_name="outside git",
+        "code_status.txt, code_cached.txt) vs outside (the goal's base)",
+        litexp=inside,
+        mlflow=[],
+        floor=[],
+        unit="s",
+        goals=[("base", 1.5)],
+        base=outside,
+        base_name="outside git",
         litexp_extra=failed,
     )
     if problems:
@@ -269,14 +310,20 @@ class _OwnSides:
         path = self.env.get("PYTHONPATH")
         self.env["PYTHONPATH"] = str(REPO) + (os.pathsep + path if path else "")
 
-    def run(self, side: str, worker: str, params: Dict[str, Any], timeout: Optional[float] = None,
-            extra_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    def run(
+        self,
+        side: str,
+        worker: str,
+        params: Dict[str, Any],
+        timeout: Optional[float] = None,
+        extra_env: Optional[Dict[str, str]] = None,
+    ) -> Dict[str, Any]:
         env = dict(self.env, **(extra_env or {}))
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", worker, json.dumps(params)]
         proc = subprocess.run(cmd, cwd=self.cwd, env=env, capture_output=True, text=True, timeout=timeout)
         for line in reversed(proc.stdout.splitlines()):
             if line.startswith(RESULT_PREFIX):
-                return json.loads(line[len(RESULT_PREFIX):])
+                return json.loads(line[len(RESULT_PREFIX) :])
         tail = "\n".join(proc.stderr.splitlines()[-25:])
         raise ChurnFailure(f"worker {worker} failed with exit code {proc.returncode}:\n{tail}")
 

@@ -32,8 +32,17 @@ import sys
 import time
 from typing import Any, Callable, Counter, Dict, List, Optional, Protocol, Tuple, Type
 
-from bench_server import (API, ACCESS_LINE, WORKER_ENV, MlflowServer, ServerFailure, _Bench, _call, _connect,
-                          _experiment_id)
+from bench_server import (
+    ACCESS_LINE,
+    API,
+    WORKER_ENV,
+    MlflowServer,
+    ServerFailure,
+    _Bench,
+    _call,
+    _connect,
+    _experiment_id,
+)
 
 EXPERIMENT = "bench-push"
 PARAMS = 5
@@ -62,8 +71,11 @@ def run_content(i: int) -> Dict[str, Any]:
         "end": BASE_MS + i * 1000 + 500,
         "params": {f"p{k}": f"v{i}-{k}" for k in range(PARAMS)},
         "tags": {"group": f"g{i % 10}", "note": f"run number {i}"},
-        "metrics": [(f"m{k}", math.sin(i + k * 0.1 + s * 0.01), BASE_MS + i * 1000 + s, s)
-                    for k in range(METRICS) for s in range(STEPS)],
+        "metrics": [
+            (f"m{k}", math.sin(i + k * 0.1 + s * 0.01), BASE_MS + i * 1000 + s, s)
+            for k in range(METRICS)
+            for s in range(STEPS)
+        ],
         "artifact": bytes((i * 31 + j) % 256 for j in range(ARTIFACT_BYTES)),
     }
 
@@ -80,8 +92,9 @@ def worker_write(p: Dict[str, Any]) -> Dict[str, Any]:
     started = time.perf_counter()
     for i in range(p["runs"]):
         data = run_content(i)
-        run = store.create_run(experiment.experiment_id, data["name"], "bench", data["start"],
-                               data["tags"], params=data["params"])
+        run = store.create_run(
+            experiment.experiment_id, data["name"], "bench", data["start"], data["tags"], params=data["params"]
+        )
         store.log_batch(run.run_id, data["metrics"])
         with open(local, "wb") as handle:
             handle.write(data["artifact"])
@@ -111,14 +124,17 @@ def worker_floor(p: Dict[str, Any]) -> Dict[str, Any]:
     prepared: List[Tuple[bytes, bytes, bytes, bytes]] = []
     for i in range(p["runs"]):
         data = run_content(i)
-        create = json.dumps({"experiment_id": experiment_id, "user_id": "bench", "run_name": data["name"],
-                             "start_time": data["start"]}).encode()
-        batch = json.dumps({
-            "run_id": PLACEHOLDER,
-            "params": [{"key": k, "value": v} for k, v in data["params"].items()],
-            "tags": [{"key": k, "value": v} for k, v in data["tags"].items()],
-            "metrics": [{"key": k, "value": v, "timestamp": t, "step": s} for k, v, t, s in data["metrics"]],
-        }).encode()
+        create = json.dumps(
+            {"experiment_id": experiment_id, "user_id": "bench", "run_name": data["name"], "start_time": data["start"]}
+        ).encode()
+        batch = json.dumps(
+            {
+                "run_id": PLACEHOLDER,
+                "params": [{"key": k, "value": v} for k, v in data["params"].items()],
+                "tags": [{"key": k, "value": v} for k, v in data["tags"].items()],
+                "metrics": [{"key": k, "value": v, "timestamp": t, "step": s} for k, v, t, s in data["metrics"]],
+            }
+        ).encode()
         update = json.dumps({"run_id": PLACEHOLDER, "status": "FINISHED", "end_time": data["end"]}).encode()
         prepared.append((create, batch, data["artifact"], update))
 
@@ -139,12 +155,16 @@ def worker_floor(p: Dict[str, Any]) -> Dict[str, Any]:
     for create, batch, artifact, update in prepared:
         run = json.loads(send("POST", API + "runs/create", create, json_headers, "runs/create"))["run"]["info"]
         run_id = run["run_id"].encode()
-        send("POST", API + "runs/log-batch", batch.replace(PLACEHOLDER.encode(), run_id, 1), json_headers,
-             "runs/log-batch")
+        send(
+            "POST",
+            API + "runs/log-batch",
+            batch.replace(PLACEHOLDER.encode(), run_id, 1),
+            json_headers,
+            "runs/log-batch",
+        )
         base = run["artifact_uri"].split(":", 1)[1].strip("/")
         send("PUT", ARTIFACTS_API + base + "/" + ARTIFACT, artifact, octets, "artifact PUT")
-        send("POST", API + "runs/update", update.replace(PLACEHOLDER.encode(), run_id, 1), json_headers,
-             "runs/update")
+        send("POST", API + "runs/update", update.replace(PLACEHOLDER.encode(), run_id, 1), json_headers, "runs/update")
         requests += 4
     seconds = time.perf_counter() - started
     conn.close()
@@ -190,8 +210,9 @@ def count_points(uri: str, run_ids: List[str], keys: List[str]) -> Dict[str, int
         for run_id in run_ids:
             total = 0
             for key in keys:
-                answer = _call(conn, "GET", "metrics/get-history",
-                               query={"run_id": run_id, "metric_key": key, "max_results": 1000})
+                answer = _call(
+                    conn, "GET", "metrics/get-history", query={"run_id": run_id, "metric_key": key, "max_results": 1000}
+                )
                 if answer.get("next_page_token"):
                     raise ServerFailure(f"run {run_id}: metric {key} has more than 1,000 points")
                 total += len(answer.get("metrics") or ())
@@ -216,8 +237,11 @@ def check_copy(server: MlflowServer, runs: int) -> Tuple[List[str], Dict[str, An
     """What is missing on the server after a full copy of ``runs`` runs (empty when all arrived)."""
     conn = _connect(server.uri)
     try:
-        experiment_id = str(_call(conn, "GET", "experiments/get-by-name", query={"experiment_name": EXPERIMENT})
-                            ["experiment"]["experiment_id"])
+        experiment_id = str(
+            _call(conn, "GET", "experiments/get-by-name", query={"experiment_name": EXPERIMENT})["experiment"][
+                "experiment_id"
+            ]
+        )
     finally:
         conn.close()
     found, pages = search_runs(server.uri, experiment_id)
@@ -229,8 +253,12 @@ def check_copy(server: MlflowServer, runs: int) -> Tuple[List[str], Dict[str, An
     for run in found:
         data = run.get("data") or {}
         tags = {t["key"] for t in data.get("tags") or ()}
-        if (len(data.get("params") or ()) != PARAMS or len(data.get("metrics") or ()) != METRICS
-                or not {"group", "note"} <= tags or run["info"].get("status") != "FINISHED"):
+        if (
+            len(data.get("params") or ()) != PARAMS
+            or len(data.get("metrics") or ()) != METRICS
+            or not {"group", "note"} <= tags
+            or run["info"].get("status") != "FINISHED"
+        ):
             short += 1
     if short:
         problems.append(f"{short:,} runs without all their params, latest metrics, tags or FINISHED status")
@@ -248,7 +276,7 @@ def check_copy(server: MlflowServer, runs: int) -> Tuple[List[str], Dict[str, An
 def endpoint_counts(server: MlflowServer, start: int, end: int) -> Counter[str]:
     """``METHOD endpoint status`` counts between two markers (run ids in paths folded to ``<run>``)."""
     counts: Counter[str] = collections.Counter()
-    for line in server.lines()[start + 1:end]:
+    for line in server.lines()[start + 1 : end]:
         match = ACCESS_LINE.search(line)
         if match:
             path = match.group("target").split("?", 1)[0]
@@ -278,8 +306,9 @@ def source_store(bench: _PushBench, runs: int) -> Tuple[str, Dict[str, Any]]:
     if os.path.exists(folder):
         shutil.rmtree(folder)
     os.makedirs(folder)
-    summary = bench.sides.run("litexp", "push-write", {"root": root, "runs": runs, "scratch": folder},
-                              extra_env=dict(WORKER_ENV))
+    summary = bench.sides.run(
+        "litexp", "push-write", {"root": root, "runs": runs, "scratch": folder}, extra_env=dict(WORKER_ENV)
+    )
     with open(summary_path, "w") as handle:
         json.dump(summary, handle)
     return root, summary
@@ -305,8 +334,9 @@ class PushRow:
     def _run(self, worker: str, params: Dict[str, Any], env: Dict[str, str]) -> Dict[str, Any]:
         try:
             started = time.perf_counter()
-            result = self.bench.sides.run("litexp", worker, params, timeout=self.bench.args.mlflow_timeout,
-                                          extra_env=env)
+            result = self.bench.sides.run(
+                "litexp", worker, params, timeout=self.bench.args.mlflow_timeout, extra_env=env
+            )
         except self.timeout_error as exc:
             raise ServerFailure(f"{worker}: {exc}") from None
         result["process_seconds"] = time.perf_counter() - started
@@ -314,8 +344,9 @@ class PushRow:
 
     def _server(self, label: str) -> MlflowServer:
         """A fresh server (started by ``with``), its tracking store warmed by one ``experiments/get``."""
-        return MlflowServer(self.python, os.path.join(self.bench.fresh_dir(label), "server"),
-                            self.bench.sides.mlflow_env)
+        return MlflowServer(
+            self.python, os.path.join(self.bench.fresh_dir(label), "server"), self.bench.sides.mlflow_env
+        )
 
     @staticmethod
     def _warm(server: MlflowServer) -> None:
@@ -345,8 +376,11 @@ class PushRow:
             self._check("first push", server, first)
             self._report_problems(first["report"], created=self.runs, points=self.runs * METRICS * STEPS)
             self._report_problems(second["report"], created=0, points=0)
-            writes = {k: c for k, c in second["requests"].items() if k.split(" ")[0] in ("PUT", "POST")
-                      and k.split(" ")[1] not in ("runs/search", "experiments/search")}
+            writes = {
+                k: c
+                for k, c in second["requests"].items()
+                if k.split(" ")[0] in ("PUT", "POST") and k.split(" ")[1] not in ("runs/search", "experiments/search")
+            }
             if writes:
                 self.problems.append(f"second push: it wrote to the server: {writes}")
             if first.get("mlflow_imported"):
@@ -356,13 +390,21 @@ class PushRow:
 
     def _report_problems(self, report: Dict[str, Any], created: int, points: int) -> None:
         which = "first push" if created else "second push"
-        want = {"runs_seen": self.runs, "runs_created": created, "points": points,
-                "params": self.runs * PARAMS if created else 0, "artifacts": self.runs if created else 0,
-                "runs_unchanged": 0 if created else self.runs, "runs_updated": 0}
+        want = {
+            "runs_seen": self.runs,
+            "runs_created": created,
+            "points": points,
+            "params": self.runs * PARAMS if created else 0,
+            "artifacts": self.runs if created else 0,
+            "runs_unchanged": 0 if created else self.runs,
+            "runs_updated": 0,
+        }
         wrong = {k: report[k] for k, v in want.items() if report[k] != v}
         if wrong or report["failed"]:
-            self.problems.append(f"{which}: report {wrong or ''} {len(report['failed'])} failed "
-                                 f"{next(iter(report['failed'].values()), '')}".strip())
+            self.problems.append(
+                f"{which}: report {wrong or ''} {len(report['failed'])} failed "
+                f"{next(iter(report['failed'].values()), '')}".strip()
+            )
 
     def floor(self, _: int) -> float:
         """One fresh server: the floor worker (checked); its seconds."""
@@ -381,25 +423,44 @@ class PushRow:
         floor = self.sample(self.floor, args.repeats, args.budget)
         lit = self.sample(self.litexp, args.repeats, args.budget)
         second = [float(r["second"]["seconds"]) for r in self.results["litexp"]]
-        bench.raw["push"] = {"source": self.source, "written": self.written, "runs": n,
-                             "seconds": {"litexp": lit, "second": second, "floor": floor}, "samples": self.results}
+        bench.raw["push"] = {
+            "source": self.source,
+            "written": self.written,
+            "runs": n,
+            "seconds": {"litexp": lit, "second": second, "floor": floor},
+            "samples": self.results,
+        }
         med = statistics.median(lit)
         extra = f"{n / med:,.0f} runs/s, {points / med:,.0f} points/s"
         if self.problems:
             extra = "FAILED: " + self.problems[0] + "; " + extra
-        what = (f"{n:,}-run file store (each run: {PARAMS} params, {METRICS} metrics × {STEPS} steps = "
-                f"{METRICS * STEPS} points, {TAGS} tags, one {ARTIFACT_BYTES // 1024} KB artifact)")
+        what = (
+            f"{n:,}-run file store (each run: {PARAMS} params, {METRICS} metrics × {STEPS} steps = "
+            f"{METRICS * STEPS} points, {TAGS} tags, one {ARTIFACT_BYTES // 1024} KB artifact)"
+        )
         bench.add_row(
             measurement=f"8. push: `litexp.push()` of a {what} to a fresh local `mlflow server` (SQLite, "
-                        "--serve-artifacts, --workers 1); MLflow has no file store → server copy "
-                        "(`migrate-filestore` only writes a local SQLite file); floor = per run runs/create + "
-                        "one log-batch + one artifact PUT + runs/update on one keep-alive connection",
-            litexp=lit, mlflow=[], floor=floor, unit="s", goals=[("per_runs", GOAL_SECONDS), ("floor", 1.5)],
-            goal_runs=GOAL_RUNS, runs=n, litexp_extra=extra)
+            "--serve-artifacts, --workers 1); MLflow has no file store → server copy "
+            "(`migrate-filestore` only writes a local SQLite file); floor = per run runs/create + "
+            "one log-batch + one artifact PUT + runs/update on one keep-alive connection",
+            litexp=lit,
+            mlflow=[],
+            floor=floor,
+            unit="s",
+            goals=[("per_runs", GOAL_SECONDS), ("floor", 1.5)],
+            goal_runs=GOAL_RUNS,
+            runs=n,
+            litexp_extra=extra,
+        )
         bench.add_row(
             measurement="8. same store pushed again to the same server (nothing to copy)",
-            litexp=second, mlflow=[], floor=[], unit="s", goals=[],
-            litexp_extra="FAILED" if self.problems else "")
+            litexp=second,
+            mlflow=[],
+            floor=[],
+            unit="s",
+            goals=[],
+            litexp_extra="FAILED" if self.problems else "",
+        )
         self._notes()
         if self.problems:
             raise ServerFailure("; ".join(self.problems))
@@ -407,33 +468,48 @@ class PushRow:
     def _notes(self) -> None:
         notes, lit, floor = self.bench.notes, self.results["litexp"], self.results["floor"]
         startups = ", ".join(f"{r['server_startup_seconds']:.1f}" for r in lit)
-        notes.append(f"push: source store of {self.runs:,} runs written once in {self.written['seconds']:.1f} s "
-                     f"({self.source}); every sample on a fresh server (started in "
-                     f"{startups} s), warmed by one "
-                     "experiments/get; checked afterwards with paged runs/search, metrics/get-history for every "
-                     "run and key, and the artifacts folder"
-                     + ("" if self.problems else ": every sample held all runs, points and artifacts"))
+        notes.append(
+            f"push: source store of {self.runs:,} runs written once in {self.written['seconds']:.1f} s "
+            f"({self.source}); every sample on a fresh server (started in "
+            f"{startups} s), warmed by one "
+            "experiments/get; checked afterwards with paged runs/search, metrics/get-history for every "
+            "run and key, and the artifacts folder"
+            + ("" if self.problems else ": every sample held all runs, points and artifacts")
+        )
         if lit:
             last = lit[-1]
-            notes.append(f"push: requests of one first push: {_summary(collections.Counter(last['first']['requests']))}")
-            notes.append(f"push: requests of one second push: "
-                         f"{_summary(collections.Counter(last['second']['requests']))}")
-            notes.append("push: worker process wall time (start, import, push, exit): first "
-                         + ", ".join(f"{r['first']['process_seconds']:.1f}" for r in lit) + " s; second "
-                         + ", ".join(f"{r['second']['process_seconds']:.1f}" for r in lit) + " s")
+            notes.append(
+                f"push: requests of one first push: {_summary(collections.Counter(last['first']['requests']))}"
+            )
+            notes.append(
+                f"push: requests of one second push: {_summary(collections.Counter(last['second']['requests']))}"
+            )
+            notes.append(
+                "push: worker process wall time (start, import, push, exit): first "
+                + ", ".join(f"{r['first']['process_seconds']:.1f}" for r in lit)
+                + " s; second "
+                + ", ".join(f"{r['second']['process_seconds']:.1f}" for r in lit)
+                + " s"
+            )
         if floor:
             notes.append(f"push floor: {_summary(collections.Counter(floor[-1]['requests']))}")
             by = floor[-1]["seconds_by_endpoint"]
-            notes.append("push floor: time per endpoint (client side, one sample): " + ", ".join(
-                f"{name} {total:.2f} s ({total / self.runs * 1000:.1f} ms each)"
-                for name, total in sorted(by.items(), key=lambda item: -item[1])))
+            notes.append(
+                "push floor: time per endpoint (client side, one sample): "
+                + ", ".join(
+                    f"{name} {total:.2f} s ({total / self.runs * 1000:.1f} ms each)"
+                    for name, total in sorted(by.items(), key=lambda item: -item[1])
+                )
+            )
 
 
 def measure(bench: _PushBench, sample: Sampler, timeout_error: Type[BaseException]) -> None:
     """Row 8: write (or reuse) the source store; sample the floor and the pushes, a fresh server each."""
     python = bench.sides.mlflow_python or getattr(bench.args, "mlflow_python", None)
     if not python:
-        bench.notes.append("8. push: skipped, it needs MLflow's Python for the server "
-                           "(run without --skip-mlflow, or give --mlflow-python)")
+        bench.notes.append(
+            "8. push: skipped, it needs MLflow's Python for the server "
+            "(run without --skip-mlflow, or give --mlflow-python)"
+        )
         return
     PushRow(bench, python, sample, timeout_error).measure()

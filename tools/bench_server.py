@@ -22,6 +22,7 @@ a point fails the row.
 
 from __future__ import annotations
 
+import collections
 import http.client
 import json
 import math
@@ -35,7 +36,6 @@ import threading
 import time
 import urllib.parse
 import uuid
-import collections
 from typing import Any, Callable, Counter, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Type
 
 API = "/api/2.0/mlflow/"
@@ -93,8 +93,13 @@ def worker_mlflow(p: Dict[str, Any]) -> Dict[str, Any]:
     return {"seconds": seconds, "run_id": run.info.run_id, "tracking_uri": mlflow.get_tracking_uri()}
 
 
-def _call(conn: http.client.HTTPConnection, method: str, endpoint: str, body: Optional[Dict[str, Any]] = None,
-          query: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def _call(
+    conn: http.client.HTTPConnection,
+    method: str,
+    endpoint: str,
+    body: Optional[Dict[str, Any]] = None,
+    query: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
     path = API + endpoint + ("?" + urllib.parse.urlencode(query) if query else "")
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json"} if data is not None else {}
@@ -113,8 +118,11 @@ def _connect(uri: str, timeout: float = 120.0) -> http.client.HTTPConnection:
 
 def _experiment_id(conn: http.client.HTTPConnection, name: str) -> str:
     try:
-        return str(_call(conn, "GET", "experiments/get-by-name", query={"experiment_name": name})
-                   ["experiment"]["experiment_id"])
+        return str(
+            _call(conn, "GET", "experiments/get-by-name", query={"experiment_name": name})["experiment"][
+                "experiment_id"
+            ]
+        )
     except ServerFailure as exc:
         if "HTTP 404" not in str(exc):
             raise
@@ -126,13 +134,20 @@ def worker_floor(p: Dict[str, Any]) -> Dict[str, Any]:
     conn = _connect(p["uri"])
     experiment_id = _experiment_id(conn, p["experiment"])
     now = int(time.time() * 1000)
-    run_id = str(_call(conn, "POST", "runs/create", {"experiment_id": experiment_id, "start_time": now})
-                 ["run"]["info"]["run_id"])
+    run_id = str(
+        _call(conn, "POST", "runs/create", {"experiment_id": experiment_id, "start_time": now})["run"]["info"]["run_id"]
+    )
     n = p["n"]
     bodies = [
-        json.dumps({"run_id": run_id, "metrics": [
-            {"key": KEY, "value": 1.0 / (i + 1), "timestamp": now, "step": i} for i in range(start, min(n, start + BATCH))
-        ]}).encode()
+        json.dumps(
+            {
+                "run_id": run_id,
+                "metrics": [
+                    {"key": KEY, "value": 1.0 / (i + 1), "timestamp": now, "step": i}
+                    for i in range(start, min(n, start + BATCH))
+                ],
+            }
+        ).encode()
         for start in range(0, n, BATCH)
     ]
     headers = {"Content-Type": "application/json"}
@@ -197,10 +212,21 @@ class MlflowServer:
 
     def command(self, port: int) -> List[str]:
         return [
-            self.python, "-m", "mlflow", "server",
-            "--backend-store-uri", "sqlite:///" + os.path.join(self.folder, "mlflow.db"),
-            "--serve-artifacts", "--artifacts-destination", os.path.join(self.folder, "artifacts"),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            self.python,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            "sqlite:///" + os.path.join(self.folder, "mlflow.db"),
+            "--serve-artifacts",
+            "--artifacts-destination",
+            os.path.join(self.folder, "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
         ]
 
     def __enter__(self) -> "MlflowServer":
@@ -229,8 +255,15 @@ class MlflowServer:
             started = time.perf_counter()
             self.port = free_port()
             with open(self.access_log, "ab") as out, open(self.server_log, "ab") as err:
-                self.proc = subprocess.Popen(self.command(self.port), cwd=self.folder, env=self.env,
-                                             stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+                self.proc = subprocess.Popen(
+                    self.command(self.port),
+                    cwd=self.folder,
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                )
             try:
                 self._wait_healthy()
                 self.mark()
@@ -303,14 +336,15 @@ class MlflowServer:
                 if token in line:
                     return index
             if time.monotonic() > deadline:
-                raise ServerFailure(f"the marker request does not show in {self.access_log}; "
-                                    f"another process may answer on {self.uri}")
+                raise ServerFailure(
+                    f"the marker request does not show in {self.access_log}; another process may answer on {self.uri}"
+                )
             time.sleep(0.05)
 
     def requests_between(self, start: int, end: int) -> Counter[Tuple[str, str, int]]:
         """(method, path, status) counts of the access-log lines strictly between two markers."""
         counts: Counter[Tuple[str, str, int]] = collections.Counter()
-        for line in self.lines()[start + 1:end]:
+        for line in self.lines()[start + 1 : end]:
             match = ACCESS_LINE.search(line)
             if match:
                 path = match.group("target").split("?", 1)[0]
@@ -363,8 +397,14 @@ class _Sides(Protocol):
     mlflow_env: Dict[str, str]
     litexp_env: Dict[str, str]
 
-    def run(self, side: str, worker: str, params: Dict[str, Any], timeout: Optional[float] = None,
-            extra_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]: ...
+    def run(
+        self,
+        side: str,
+        worker: str,
+        params: Dict[str, Any],
+        timeout: Optional[float] = None,
+        extra_env: Optional[Dict[str, str]] = None,
+    ) -> Dict[str, Any]: ...
 
 
 class _Bench(Protocol):
@@ -393,22 +433,31 @@ def _spread(values: Sequence[int]) -> str:
 class ServerRow:
     """Samples of the three workers against one server, checked and counted; then the table row."""
 
-    def __init__(self, bench: _Bench, server: MlflowServer, sample: Sampler,
-                 timeout_error: Type[BaseException]) -> None:
+    def __init__(
+        self, bench: _Bench, server: MlflowServer, sample: Sampler, timeout_error: Type[BaseException]
+    ) -> None:
         self.bench = bench
         self.server = server
         self.sample = sample
         self.timeout_error = timeout_error
-        self.env = dict(WORKER_ENV, MLFLOW_TRACKING_URI=server.uri,
-                        LITEXP_SPOOL_DIR=os.path.join(bench.fresh_dir("server-spool"), "spool"))
+        self.env = dict(
+            WORKER_ENV,
+            MLFLOW_TRACKING_URI=server.uri,
+            LITEXP_SPOOL_DIR=os.path.join(bench.fresh_dir("server-spool"), "spool"),
+        )
         self.problems: List[str] = []
         self.results: Dict[str, List[Dict[str, Any]]] = {"litexp": [], "mlflow": [], "floor": []}
 
     def one(self, side: str, worker: str, experiment: str, n: int, timeout: Optional[float]) -> Dict[str, Any]:
         """One worker between two markers: its result with the request counts and the history check."""
         start = self.server.mark()
-        result = self.bench.sides.run(side, worker, {"uri": self.server.uri, "experiment": experiment, "n": n},
-                                      timeout=timeout, extra_env=self.env)
+        result = self.bench.sides.run(
+            side,
+            worker,
+            {"uri": self.server.uri, "experiment": experiment, "n": n},
+            timeout=timeout,
+            extra_env=self.env,
+        )
         end = self.server.mark()
         counts = self.server.requests_between(start, end)
         result["requests"] = sum(counts.values())
@@ -416,8 +465,9 @@ class ServerRow:
         result["log_batch_ok"] = counts.get(LOG_BATCH + (200,), 0)
         result["log_metric"] = sum(c for (m, path, _), c in counts.items() if (m, path) == LOG_METRIC)
         result["not_ok"] = {f"{m} {path} {s}": c for (m, path, s), c in counts.items() if s != 200}
-        refused = {f"{m} {path} {s}": c for (m, path, s), c in counts.items()
-                   if s >= 500 or (path in WRITES and s != 200)}
+        refused = {
+            f"{m} {path} {s}": c for (m, path, s), c in counts.items() if s >= 500 or (path in WRITES and s != 200)
+        }
         if refused:
             self.problems.append(f"{worker}: requests the server did not take: {refused}")
         result["calls"] = n
@@ -460,23 +510,34 @@ class ServerRow:
         for res in ml_res:
             if res.get("tracking_uri") != self.server.uri:
                 self.problems.append(f"server-mlflow: tracking URI {res.get('tracking_uri')!r}, not {self.server.uri}")
-        bench.raw["server"] = {"uri": self.server.uri, "startup_seconds": self.server.startup_seconds,
-                               "per_call": {"litexp": lit, "mlflow": ml, "floor": floor},
-                               "mlflow_timed_out_per_call": ml_timeout, "runs": self.results}
+        bench.raw["server"] = {
+            "uri": self.server.uri,
+            "startup_seconds": self.server.startup_seconds,
+            "per_call": {"litexp": lit, "mlflow": ml, "floor": floor},
+            "mlflow_timed_out_per_call": ml_timeout,
+            "runs": self.results,
+        }
         extra = ""
         if lit_res:
-            extra = (f"{_spread([r['log_batch'] for r in lit_res])} log-batch POSTs/run "
-                     f"({_spread([r['requests'] for r in lit_res])} requests in all)")
+            extra = (
+                f"{_spread([r['log_batch'] for r in lit_res])} log-batch POSTs/run "
+                f"({_spread([r['requests'] for r in lit_res])} requests in all)"
+            )
         if self.problems:
             extra = "FAILED: " + self.problems[0] + (f"; {extra}" if extra else "")
         what = f"{n:,}" + (f" (MLflow: {n_ml:,})" if bench.mlflow and n_ml != n else "")
         bench.add_row(
             measurement=f"7. logging to a local `mlflow server` (SQLite, --workers 1): {what} "
-                        "`R.log_metrics(step=i, loss=...)` vs `mlflow.log_metric(\"loss\", ..., step=i)` calls "
-                        "in one run through `R.end_exp()` / `mlflow.end_run()`, per call; "
-                        f"floor = {n:,} points as log-batch POSTs of {BATCH:,} on one keep-alive connection",
-            litexp=lit, mlflow=ml, mlflow_timed_out=ml_timeout, floor=floor, unit="call",
-            goals=[("mlflow", 50.0)], litexp_extra=extra,
+            '`R.log_metrics(step=i, loss=...)` vs `mlflow.log_metric("loss", ..., step=i)` calls '
+            "in one run through `R.end_exp()` / `mlflow.end_run()`, per call; "
+            f"floor = {n:,} points as log-batch POSTs of {BATCH:,} on one keep-alive connection",
+            litexp=lit,
+            mlflow=ml,
+            mlflow_timed_out=ml_timeout,
+            floor=floor,
+            unit="call",
+            goals=[("mlflow", 50.0)],
+            litexp_extra=extra,
         )
         if ml_res:
             bench.notes.append(
@@ -486,8 +547,7 @@ class ServerRow:
         bench.notes.append(
             f"server: {self.server.uri}, started in {self.server.startup_seconds:.1f} s from MLflow's Python "
             "(MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false); one untimed floor run warmed it up; every run's "
-            "history was read back with metrics/get-history"
-            + ("" if self.problems else " and held all its points")
+            "history was read back with metrics/get-history" + ("" if self.problems else " and held all its points")
         )
         if self.problems:
             raise ServerFailure("; ".join(self.problems))
@@ -497,8 +557,10 @@ def measure(bench: _Bench, sample: Sampler, timeout_error: Type[BaseException]) 
     """Row 7: start the server, sample the three workers against it, stop the server (always)."""
     python = bench.sides.mlflow_python or getattr(bench.args, "mlflow_python", None)
     if not python:
-        bench.notes.append("7. logging to a local mlflow server: skipped, it needs MLflow's Python "
-                           "(run without --skip-mlflow, or give --mlflow-python)")
+        bench.notes.append(
+            "7. logging to a local mlflow server: skipped, it needs MLflow's Python "
+            "(run without --skip-mlflow, or give --mlflow-python)"
+        )
         return
     folder = os.path.join(bench.fresh_dir("server"), "server")
     with MlflowServer(python, folder, bench.sides.mlflow_env) as server:

@@ -165,13 +165,13 @@ def write_store(root: str) -> None:
             mlflow.log_metric("child_metric", 2.5, step=2)
     _pause()
 
-    run = mlflow.start_run(experiment_id=exp_id, run_name="failed run")
+    mlflow.start_run(experiment_id=exp_id, run_name="failed run")
     mlflow.log_param("reason", "boom")
     mlflow.log_metric("loss", 9.0)
     mlflow.end_run(status="FAILED")
     _pause()
 
-    run = mlflow.start_run(experiment_id=exp_id, run_name="killed run")
+    mlflow.start_run(experiment_id=exp_id, run_name="killed run")
     mlflow.log_metric("loss", 7.0, step=1)
     mlflow.end_run(status="KILLED")
     _pause()
@@ -253,7 +253,9 @@ def build_version(version: str, python: Path, out_root: Path) -> Path:
         store = work / "mlruns"
         subprocess.run([str(python), "make_corpus.py", "--write-store", str(store)], cwd=work, env=env, check=True)
         expected = work / "expected.json"
-        subprocess.run([str(python), str(HERE / "mlflow_dump.py"), str(store), str(expected)], cwd=work, env=env, check=True)
+        subprocess.run(
+            [str(python), str(HERE / "mlflow_dump.py"), str(store), str(expected)], cwd=work, env=env, check=True
+        )
         target = out_root / version
         if target.exists():
             shutil.rmtree(target)

@@ -74,12 +74,24 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 import mlflow  # noqa: E402
-from mlflow.entities import (Dataset, DatasetInput, Experiment, ExperimentTag, InputTag, Metric, Param,  # noqa: E402
-                             Run, RunData, RunInfo, RunInputs, RunTag, ViewType)
+import search_cases as cases  # noqa: E402
+from mlflow.entities import (  # noqa: E402
+    Dataset,
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    InputTag,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunTag,
+    ViewType,
+)
 from mlflow.tracking import MlflowClient  # noqa: E402
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils  # noqa: E402
-
-import search_cases as cases  # noqa: E402
 
 FILES = ("parse.json", "runs.json", "random_runs.json", "experiments.json")
 CONTEXT_TAG = "mlflow.data.context"
@@ -99,10 +111,20 @@ def _dummy_run(clauses: List[dict]) -> Run:
             params[key] = Param(key, "x")
         elif c["type"] == "tag":
             tags[key] = RunTag(key, "x")
-    info = RunInfo(run_id="r" * 32, experiment_id="1", user_id="u", status="FINISHED", start_time=1,
-                   end_time=2, lifecycle_stage="active", run_name="n", artifact_uri="file:///a")
-    inputs = RunInputs(dataset_inputs=[DatasetInput(Dataset("n", "d", "local", "s"),
-                                                    tags=[InputTag(CONTEXT_TAG, "train")])])
+    info = RunInfo(
+        run_id="r" * 32,
+        experiment_id="1",
+        user_id="u",
+        status="FINISHED",
+        start_time=1,
+        end_time=2,
+        lifecycle_stage="active",
+        run_name="n",
+        artifact_uri="file:///a",
+    )
+    inputs = RunInputs(
+        dataset_inputs=[DatasetInput(Dataset("n", "d", "local", "s"), tags=[InputTag(CONTEXT_TAG, "train")])]
+    )
     return Run(info, RunData(list(metrics.values()), list(params.values()), list(tags.values())), inputs)
 
 
@@ -143,9 +165,14 @@ def mlflow_clauses(filter_string: str) -> List[Dict[str, Any]]:
     found = []
     for clause in SearchUtils.parse_search_filter(filter_string):
         value = clause["value"]
-        found.append({"type": clause["type"], "key": SearchUtils.translate_key_alias(clause["key"]),
-                      "comparator": clause["comparator"].upper(),
-                      "value": {"tuple": list(value)} if isinstance(value, tuple) else value})
+        found.append(
+            {
+                "type": clause["type"],
+                "key": SearchUtils.translate_key_alias(clause["key"]),
+                "comparator": clause["comparator"].upper(),
+                "value": {"tuple": list(value)} if isinstance(value, tuple) else value,
+            }
+        )
     return found
 
 
@@ -164,14 +191,21 @@ def write_store(spec: cases.StoreSpec, root: str) -> Tuple[MlflowClient, List[st
         created = client.create_run(exp_ids[run.exp], start_time=run.start_time, run_name=run.name)
         run_id = created.info.run_id
         metrics = [Metric(k, v, 100 + ts, step) for k, pts in run.metrics.items() for v, ts, step in pts]
-        client.log_batch(run_id, metrics=metrics,
-                         params=[Param(k, v) for k, v in run.params.items()],
-                         tags=[RunTag(k, v) for k, v in run.tags.items()])
+        client.log_batch(
+            run_id,
+            metrics=metrics,
+            params=[Param(k, v) for k, v in run.params.items()],
+            tags=[RunTag(k, v) for k, v in run.tags.items()],
+        )
         if run.dataset is not None:
             name, digest, context = run.dataset
             tags = [InputTag(CONTEXT_TAG, context)] if context else []
-            client.log_inputs(run_id, datasets=[DatasetInput(Dataset(name=name, digest=digest, source_type="local",
-                                                                     source="src"), tags=tags)])
+            client.log_inputs(
+                run_id,
+                datasets=[
+                    DatasetInput(Dataset(name=name, digest=digest, source_type="local", source="src"), tags=tags)
+                ],
+            )
         if run.end is not None:
             client.set_terminated(run_id, run.end[0], end_time=run.end[1])
         if run.deleted:
@@ -190,7 +224,7 @@ class Ids:
         return f"{self.rng.getrandbits(128):032x}"
 
     def experiment_id(self) -> str:
-        return str(self.rng.randrange(10 ** 17, 10 ** 18))
+        return str(self.rng.randrange(10**17, 10**18))
 
 
 def encode_float(value: float) -> Any:
@@ -212,8 +246,9 @@ def _check_no_leak(data: Any, secrets: Sequence[str]) -> None:
         assert secret not in blob, f"a value MLflow drew at random leaked into the corpus: {secret!r}"
 
 
-def read_runs(client: MlflowClient, exp_ids: List[str], run_ids: List[str], spec: cases.StoreSpec,
-              ids: Ids, root: str) -> Tuple[List[str], List[Dict[str, Any]]]:
+def read_runs(
+    client: MlflowClient, exp_ids: List[str], run_ids: List[str], spec: cases.StoreSpec, ids: Ids, root: str
+) -> Tuple[List[str], List[Dict[str, Any]]]:
     """The runs as MLflow reads them, with fixed ids, artifact URIs and names for unnamed runs."""
     exp_map = {real: ids.experiment_id() for real in exp_ids}
     run_map = {real: ids.run_id() for real in run_ids}
@@ -229,18 +264,33 @@ def read_runs(client: MlflowClient, exp_ids: List[str], run_ids: List[str], spec
             run_name = f"auto-run-{index}"
             if tags.get(RUN_NAME_TAG) == run.info.run_name:
                 tags[RUN_NAME_TAG] = run_name
-        datasets = [{"name": d.dataset.name, "digest": d.dataset.digest, "source_type": d.dataset.source_type,
-                     "source": d.dataset.source, "tags": dict(sorted((t.key, t.value) for t in d.tags))}
-                    for d in run.inputs.dataset_inputs]
-        runs.append({
-            "run_id": run_id, "experiment_id": exp_id, "run_name": run_name, "user_id": run.info.user_id,
-            "status": run.info.status, "start_time": run.info.start_time, "end_time": run.info.end_time,
-            "artifact_uri": f"file:///mlruns/{exp_id}/{run_id}/artifacts",
-            "lifecycle_stage": run.info.lifecycle_stage,
-            "metrics": {k: encode_float(v) for k, v in sorted(run.data.metrics.items())},
-            "params": dict(sorted(run.data.params.items())), "tags": dict(sorted(tags.items())),
-            "datasets": datasets,
-        })
+        datasets = [
+            {
+                "name": d.dataset.name,
+                "digest": d.dataset.digest,
+                "source_type": d.dataset.source_type,
+                "source": d.dataset.source,
+                "tags": dict(sorted((t.key, t.value) for t in d.tags)),
+            }
+            for d in run.inputs.dataset_inputs
+        ]
+        runs.append(
+            {
+                "run_id": run_id,
+                "experiment_id": exp_id,
+                "run_name": run_name,
+                "user_id": run.info.user_id,
+                "status": run.info.status,
+                "start_time": run.info.start_time,
+                "end_time": run.info.end_time,
+                "artifact_uri": f"file:///mlruns/{exp_id}/{run_id}/artifacts",
+                "lifecycle_stage": run.info.lifecycle_stage,
+                "metrics": {k: encode_float(v) for k, v in sorted(run.data.metrics.items())},
+                "params": dict(sorted(run.data.params.items())),
+                "tags": dict(sorted(tags.items())),
+                "datasets": datasets,
+            }
+        )
     secrets = [root] + list(exp_ids) + list(run_ids)
     secrets += [found[i].info.run_name for i, s in zip(run_ids, spec.runs) if s.name is None]
     _check_no_leak(runs, secrets)
@@ -249,17 +299,29 @@ def read_runs(client: MlflowClient, exp_ids: List[str], run_ids: List[str], spec
 
 def run_entity(data: Dict[str, Any]) -> Run:
     """An MLflow ``Run`` holding exactly what the corpus records."""
-    info = RunInfo(run_id=data["run_id"], experiment_id=data["experiment_id"], user_id=data["user_id"],
-                   status=data["status"], start_time=data["start_time"], end_time=data["end_time"],
-                   lifecycle_stage=data["lifecycle_stage"], artifact_uri=data["artifact_uri"],
-                   run_name=data["run_name"])
+    info = RunInfo(
+        run_id=data["run_id"],
+        experiment_id=data["experiment_id"],
+        user_id=data["user_id"],
+        status=data["status"],
+        start_time=data["start_time"],
+        end_time=data["end_time"],
+        lifecycle_stage=data["lifecycle_stage"],
+        artifact_uri=data["artifact_uri"],
+        run_name=data["run_name"],
+    )
     metrics = [Metric(k, decode_float(v), 0, 0) for k, v in data["metrics"].items()]
     params = [Param(k, v) for k, v in data["params"].items()]
     tags = [RunTag(k, v) for k, v in data["tags"].items()]
-    inputs = RunInputs(dataset_inputs=[
-        DatasetInput(Dataset(d["name"], d["digest"], d["source_type"], d["source"]),
-                     tags=[InputTag(k, v) for k, v in d["tags"].items()])
-        for d in data["datasets"]])
+    inputs = RunInputs(
+        dataset_inputs=[
+            DatasetInput(
+                Dataset(d["name"], d["digest"], d["source_type"], d["source"]),
+                tags=[InputTag(k, v) for k, v in d["tags"].items()],
+            )
+            for d in data["datasets"]
+        ]
+    )
     return Run(info, RunData(metrics, params, tags), inputs)
 
 
@@ -282,9 +344,14 @@ class RunSet:
     def by_name(self) -> Dict[str, str]:
         return {r["run_name"]: r["run_id"] for r in self.runs}
 
-    def search(self, filter_string: Optional[str], order_by: Optional[List[str]] = None,
-               view_type: int = ViewType.ACTIVE_ONLY, max_results: Optional[int] = None,
-               page_token: Optional[str] = None) -> Tuple[List[str], Optional[str]]:
+    def search(
+        self,
+        filter_string: Optional[str],
+        order_by: Optional[List[str]] = None,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: Optional[int] = None,
+        page_token: Optional[str] = None,
+    ) -> Tuple[List[str], Optional[str]]:
         """What ``MlflowClient.search_runs`` on the file store answers (max_results None: 1000)."""
         runs = [r for r in self.entities if r.info.lifecycle_stage in STAGES[view_type]]
         filtered = SearchUtils.filter(runs, filter_string or "")
@@ -294,15 +361,29 @@ class RunSet:
             token = token.decode("ascii")
         return [r.info.run_id for r in page], token or None
 
-    def record(self, filter_string: Optional[str], order_by: Optional[List[str]] = None,
-               view_type: int = ViewType.ACTIVE_ONLY, max_results: Optional[int] = None,
-               page_token: Optional[str] = None) -> Tuple[List[str], Optional[str]]:
+    def record(
+        self,
+        filter_string: Optional[str],
+        order_by: Optional[List[str]] = None,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: Optional[int] = None,
+        page_token: Optional[str] = None,
+    ) -> Tuple[List[str], Optional[str]]:
         """Search, and keep the answer for the corpus."""
         key = cases.query_key(filter_string, order_by, view_type, max_results, page_token)
         found = self.search(filter_string, order_by, view_type, max_results, page_token)
-        self.queries.setdefault(key, {"filter": filter_string, "order_by": order_by, "view_type": view_type,
-                                      "max_results": max_results, "page_token": page_token,
-                                      "run_ids": found[0], "next_page_token": found[1]})
+        self.queries.setdefault(
+            key,
+            {
+                "filter": filter_string,
+                "order_by": order_by,
+                "view_type": view_type,
+                "max_results": max_results,
+                "page_token": page_token,
+                "run_ids": found[0],
+                "next_page_token": found[1],
+            },
+        )
         return found
 
     def to_json(self, with_queries: bool = True) -> Dict[str, Any]:
@@ -329,14 +410,21 @@ def _header() -> Dict[str, Any]:
 
 def build_parse() -> Dict[str, Any]:
     filters = {f: mlflow_accepts_filter(f) for f in cases.PARSE_ACCEPTED + cases.PARSE_REJECTED}
-    long_filters = {name: {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                           "accepted": mlflow_accepts_filter(text)}
-                    for name, text in cases.long_filters().items()}
+    long_filters = {
+        name: {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "accepted": mlflow_accepts_filter(text)}
+        for name, text in cases.long_filters().items()
+    }
     orders = {item: mlflow_accepts_order([item]) for item in cases.ORDER_ACCEPTED + cases.ORDER_REJECTED}
     order_keys = {item: mlflow_order_key(item) for item in cases.ORDER_ACCEPTED if orders[item]}
     clauses = {f: mlflow_clauses(f) for f in cases.CLAUSE_CASES if filters[f]}
-    return {**_header(), "filters": filters, "long_filters": long_filters, "clauses": clauses,
-            "orders": orders, "order_keys": order_keys}
+    return {
+        **_header(),
+        "filters": filters,
+        "long_filters": long_filters,
+        "clauses": clauses,
+        "orders": orders,
+        "order_keys": order_keys,
+    }
 
 
 def build_runs(ids: Ids) -> Dict[str, Any]:
@@ -349,8 +437,10 @@ def build_runs(ids: Ids) -> Dict[str, Any]:
     for order_by in cases.MATCH_ORDERS:
         match.record(None, order_by, ViewType.ALL)
     for size in cases.PAGING_SIZES:
-        cases.pages(lambda token: match.record(cases.PAGING_FILTER, cases.PAGING_ORDER, ViewType.ALL, size, token),
-                    size)
+        cases.pages(
+            lambda token, size=size: match.record(cases.PAGING_FILTER, cases.PAGING_ORDER, ViewType.ALL, size, token),
+            size,
+        )
     for view_type in (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL):
         match.record(cases.VIEW_FILTER, None, view_type)
 
@@ -360,10 +450,21 @@ def build_runs(ids: Ids) -> Dict[str, Any]:
     return {**_header(), "stores": {"match": match.to_json(), "superset": superset.to_json()}}
 
 
-def _differential_case(store: RunSet, filter_string: Optional[str], order_by: Optional[List[str]],
-                       view_type: int, max_results: Optional[int]) -> Dict[str, Any]:
-    case = {"filter": filter_string, "order_by": order_by, "view_type": view_type, "max_results": max_results,
-            "filter_ok": mlflow_accepts_filter(filter_string), "order_ok": mlflow_accepts_order(order_by)}
+def _differential_case(
+    store: RunSet,
+    filter_string: Optional[str],
+    order_by: Optional[List[str]],
+    view_type: int,
+    max_results: Optional[int],
+) -> Dict[str, Any]:
+    case = {
+        "filter": filter_string,
+        "order_by": order_by,
+        "view_type": view_type,
+        "max_results": max_results,
+        "filter_ok": mlflow_accepts_filter(filter_string),
+        "order_ok": mlflow_accepts_order(order_by),
+    }
     if case["filter_ok"] and case["order_ok"]:
         first = store.search(filter_string, order_by, view_type, max_results)
         case["pages"] = [list(first)]
@@ -412,15 +513,26 @@ def build_random_runs(ids: Ids) -> Dict[str, Any]:
         for filter_string in cases.in_list_mlflow_filters():
             store.record(filter_string)
         algebra.append({**store.to_json(), "rounds": rounds})
-    return {**_header(), "differential_sample": sample, "differential": differential,
-            "algebra_sample": sample_b, "algebra": algebra}
+    return {
+        **_header(),
+        "differential_sample": sample,
+        "differential": differential,
+        "algebra_sample": sample_b,
+        "algebra": algebra,
+    }
 
 
 # ------------------------------------------------------------ experiments
 def experiment_entity(data: Dict[str, Any]) -> Experiment:
-    return Experiment(data["experiment_id"], data["name"], data["artifact_location"], data["lifecycle_stage"],
-                      tags=[ExperimentTag(k, v) for k, v in data["tags"].items()],
-                      creation_time=data["creation_time"], last_update_time=data["last_update_time"])
+    return Experiment(
+        data["experiment_id"],
+        data["name"],
+        data["artifact_location"],
+        data["lifecycle_stage"],
+        tags=[ExperimentTag(k, v) for k, v in data["tags"].items()],
+        creation_time=data["creation_time"],
+        last_update_time=data["last_update_time"],
+    )
 
 
 def read_experiments(ids: Ids) -> List[Dict[str, Any]]:
@@ -446,11 +558,17 @@ def read_experiments(ids: Ids) -> List[Dict[str, Any]]:
     for real in real_ids:
         exp = found[real]
         exp_id = ids.experiment_id()
-        experiments.append({
-            "experiment_id": exp_id, "name": exp.name, "artifact_location": f"file:///mlruns/{exp_id}",
-            "lifecycle_stage": exp.lifecycle_stage, "creation_time": fixed_time.get(exp.creation_time),
-            "last_update_time": fixed_time.get(exp.last_update_time), "tags": dict(sorted(exp.tags.items())),
-        })
+        experiments.append(
+            {
+                "experiment_id": exp_id,
+                "name": exp.name,
+                "artifact_location": f"file:///mlruns/{exp_id}",
+                "lifecycle_stage": exp.lifecycle_stage,
+                "creation_time": fixed_time.get(exp.creation_time),
+                "last_update_time": fixed_time.get(exp.last_update_time),
+                "tags": dict(sorted(exp.tags.items())),
+            }
+        )
     _check_no_leak(experiments, [root] + real_ids)
     return experiments
 
@@ -461,8 +579,9 @@ class ExperimentSet:
         self.entities = [experiment_entity(e) for e in experiments]
         self.queries: Dict[str, Dict[str, Any]] = {}
 
-    def search(self, filter_string: Optional[str], order_by: Optional[List[str]],
-               view_type: int = ViewType.ALL) -> List[str]:
+    def search(
+        self, filter_string: Optional[str], order_by: Optional[List[str]], view_type: int = ViewType.ALL
+    ) -> List[str]:
         """What ``MlflowClient.search_experiments`` on the file store answers (max_results 1000)."""
         exps = [e for e in self.entities if e.lifecycle_stage in STAGES[view_type]]
         filtered = SearchExperimentsUtils.filter(exps, filter_string)
@@ -470,8 +589,9 @@ class ExperimentSet:
         page, _ = SearchUtils.paginate(ordered, None, 1000)
         return [e.experiment_id for e in page]
 
-    def record(self, filter_string: Optional[str], order_by: Optional[List[str]] = None,
-               view_type: int = ViewType.ALL) -> Optional[List[str]]:
+    def record(
+        self, filter_string: Optional[str], order_by: Optional[List[str]] = None, view_type: int = ViewType.ALL
+    ) -> Optional[List[str]]:
         entry: Dict[str, Any] = {"filter": filter_string, "order_by": order_by, "view_type": view_type}
         try:
             entry["experiment_ids"] = found = self.search(filter_string, order_by, view_type)
@@ -500,15 +620,18 @@ def build_experiments(ids: Ids) -> Dict[str, Any]:
     sample = [list(cases.gen_exp_query(chooser)) for _ in range(cases.EXPERIMENT_SAMPLE["queries"])]
     for filter_string, order_by in sample:
         store.record(filter_string, order_by)
-    return {**_header(), "experiments": store.experiments, "queries": list(store.queries.values()),
-            "sample": sample}
+    return {**_header(), "experiments": store.experiments, "queries": list(store.queries.values()), "sample": sample}
 
 
 def build_corpus() -> Dict[str, Any]:
     """Every file of the corpus, by name, as the installed MLflow answers now."""
     ids = Ids(ID_SEED)
-    return {"parse.json": build_parse(), "runs.json": build_runs(ids), "random_runs.json": build_random_runs(ids),
-            "experiments.json": build_experiments(ids)}
+    return {
+        "parse.json": build_parse(),
+        "runs.json": build_runs(ids),
+        "random_runs.json": build_random_runs(ids),
+        "experiments.json": build_experiments(ids),
+    }
 
 
 # ------------------------------------------------------------ writing
@@ -520,8 +643,7 @@ def format_json(value: Any, indent: int = 0, in_list: bool = False) -> str:
     pad, inner = " " * indent, " " * (indent + 1)
     compact = json.dumps(value, ensure_ascii=False, allow_nan=False)
     if isinstance(value, dict) and value and not (in_list and len(compact) <= RECORD_WIDTH):
-        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {format_json(v, indent + 1)}"
-                 for k, v in value.items()]
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {format_json(v, indent + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
         items = [inner + format_json(v, indent + 1, in_list=True) for v in value]

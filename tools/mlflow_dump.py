@@ -103,9 +103,7 @@ def dump_run(client: Any, run_id: str) -> Dict[str, Any]:
     metrics = run.data.metrics
     histories = {}
     for key in sorted(metrics):
-        histories[key] = [
-            [m.timestamp, encode_float(m.value), m.step] for m in client.get_metric_history(run_id, key)
-        ]
+        histories[key] = [[m.timestamp, encode_float(m.value), m.step] for m in client.get_metric_history(run_id, key)]
     return {
         "info": info,
         "params": dict(sorted(run.data.params.items())),

@@ -159,7 +159,9 @@ def kills(store: str, count: int, seed: int) -> Dict[str, Any]:
     failures: List[str] = []
     mlflow_checked = 0
     for k in range(count):
-        proc = subprocess.Popen([sys.executable, "-c", KILL_WORKER, store], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILL_WORKER, store], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         time.sleep(rng.uniform(0.15, 0.9))
         proc.kill()
         proc.wait()
@@ -204,7 +206,9 @@ def signals(store: str) -> Dict[str, Any]:
 
     failures: List[str] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        proc = subprocess.Popen([sys.executable, "-c", SIGNAL_WORKER, store], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SIGNAL_WORKER, store], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         rid = proc.stdout.readline().strip()  # type: ignore[union-attr]
         proc.send_signal(sig)
         proc.communicate(timeout=60)

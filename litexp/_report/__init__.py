@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ._data import Caps, collect
 from ._page import check_output, page, write_atomic
@@ -38,14 +38,15 @@ class ReportPath(str):
     points: int
     notes: List[str]
 
-    def __new__(cls, path: str, runs: int = 0, metrics: int = 0, points: int = 0,
-                notes: Optional[List[str]] = None) -> "ReportPath":
+    def __new__(
+        cls, path: str, runs: int = 0, metrics: int = 0, points: int = 0, notes: Optional[List[str]] = None
+    ) -> "ReportPath":
         self = super().__new__(cls, path)
         self.runs, self.metrics, self.points, self.notes = runs, metrics, points, list(notes or [])
         return self
 
 
-def _title(data: dict) -> str:
+def _title(data: Dict[str, Any]) -> str:
     names = [e["name"] for e in data["experiments"]]
     if not names:
         return "litexp report"
@@ -54,12 +55,19 @@ def _title(data: dict) -> str:
     return "litexp report: " + ", ".join(names)
 
 
-def report(uri: Union[str, "ExpManager", None] = None, experiments: Optional[Sequence[str]] = None,
-           output: str = "report.html", filter_string: Optional[str] = None,
-           progress: Optional[Callable[[int, Optional[int]], None]] = None, *,
-           title: Optional[str] = None, max_runs: int = MAX_RUNS, max_metrics: int = MAX_METRICS,
-           max_points_per_series: int = MAX_POINTS_PER_SERIES,
-           max_points_total: int = MAX_POINTS_TOTAL) -> ReportPath:
+def report(
+    uri: Union[str, "ExpManager", None] = None,
+    experiments: Optional[Sequence[str]] = None,
+    output: str = "report.html",
+    filter_string: Optional[str] = None,
+    progress: Optional[Callable[[int, Optional[int]], None]] = None,
+    *,
+    title: Optional[str] = None,
+    max_runs: int = MAX_RUNS,
+    max_metrics: int = MAX_METRICS,
+    max_points_per_series: int = MAX_POINTS_PER_SERIES,
+    max_points_total: int = MAX_POINTS_TOTAL,
+) -> ReportPath:
     """Write one self-contained HTML report of the runs of ``experiments`` and return its path.
 
     ``uri`` is the store (``None``: ``$MLFLOW_TRACKING_URI``, else ``./mlruns``; an
@@ -82,12 +90,16 @@ def report(uri: Union[str, "ExpManager", None] = None, experiments: Optional[Seq
     """
     from .. import __version__, tables
 
-    caps = Caps(runs=max_runs, metrics=max_metrics, points_per_series=max_points_per_series,
-                points_total=max_points_total)
+    caps = Caps(
+        runs=max_runs, metrics=max_metrics, points_per_series=max_points_per_series, points_total=max_points_total
+    )
     caps.check()
     path = check_output(output)
-    manager = uri if uri is not None and not isinstance(uri, (str, os.PathLike)) else tables.open_manager(
-        None if uri is None else os.fspath(uri))
+    manager = (
+        uri
+        if uri is not None and not isinstance(uri, (str, os.PathLike))
+        else tables.open_manager(None if uri is None else os.fspath(uri))
+    )
     if isinstance(experiments, str):
         experiments = [experiments]
     data = collect(manager, experiments, filter_string, caps, progress)
@@ -95,5 +107,6 @@ def report(uri: Union[str, "ExpManager", None] = None, experiments: Optional[Seq
     data["version"] = __version__
     text = page(data, title or _title(data), __version__)
     write_atomic(path, text)
-    return ReportPath(path, runs=len(data["runs"]), metrics=len(data["charts"]), points=data["points"],
-                      notes=data["notes"])
+    return ReportPath(
+        path, runs=len(data["runs"]), metrics=len(data["charts"]), points=data["points"], notes=data["notes"]
+    )

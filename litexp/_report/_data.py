@@ -38,14 +38,19 @@ class Caps:
 
     def check(self) -> None:
         """InvalidInputError naming the first cap below its minimum."""
-        for name, least, option in (("runs", 1, "max_runs (--max-runs)"), ("metrics", 1, "max_metrics"),
-                                    ("points_per_series", 4, "max_points_per_series (--max-points)"),
-                                    ("points_total", 4, "max_points_total"), ("points_floor", 4, "points_floor"),
-                                    ("param_columns", 0, "param_columns")):
+        for name, least, option in (
+            ("runs", 1, "max_runs (--max-runs)"),
+            ("metrics", 1, "max_metrics"),
+            ("points_per_series", 4, "max_points_per_series (--max-points)"),
+            ("points_total", 4, "max_points_total"),
+            ("points_floor", 4, "points_floor"),
+            ("param_columns", 0, "param_columns"),
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                raise InvalidInputError(f"The report's {option} must be a whole number of at least {least}, "
-                                        f"not {value!r}.")
+                raise InvalidInputError(
+                    f"The report's {option} must be a whole number of at least {least}, not {value!r}."
+                )
 
 
 def json_number(value: Any) -> Any:
@@ -146,8 +151,15 @@ def _series(points: List[MetricPoint], by_time: bool, cap: int) -> Tuple[Dict[st
     }, sum(1 for v in values if v is not None)
 
 
-def _charts(store: Any, runs: List[Dict[str, Any]], keys: List[str], caps: Caps, estimate: int,
-            progress: Progress, notes: List[str]) -> Tuple[List[Dict[str, Any]], int]:
+def _charts(
+    store: Any,
+    runs: List[Dict[str, Any]],
+    keys: List[str],
+    caps: Caps,
+    estimate: int,
+    progress: Progress,
+    notes: List[str],
+) -> Tuple[List[Dict[str, Any]], int]:
     """A chart per metric key with every run's line; and the number of points drawn."""
     share = min(caps.points_per_series, max(caps.points_floor, caps.points_total // max(estimate, 1)))
     total = len(runs) * len(keys)
@@ -171,8 +183,12 @@ def _charts(store: Any, runs: List[Dict[str, Any]], keys: List[str], caps: Caps,
         single = all(len(points) == 1 for _, points in histories)
         # all steps of every line the same (metrics logged without a step): wall time instead
         by_time = not single and all(len({p.step for p in points}) == 1 for _, points in histories)
-        chart: Dict[str, Any] = {"key": key, "kind": "bar" if single else "line",
-                                 "x": "time" if by_time else "step", "series": []}
+        chart: Dict[str, Any] = {
+            "key": key,
+            "kind": "bar" if single else "line",
+            "x": "time" if by_time else "step",
+            "series": [],
+        }
         hidden_values = 0
         for index, points in histories:
             series, finite = _series(points, by_time, share)
@@ -191,10 +207,12 @@ def _charts(store: Any, runs: List[Dict[str, Any]], keys: List[str], caps: Caps,
         chart["note"] = "; ".join(chart_notes)
         charts.append(chart)
     if cut_lines:
-        notes.append(f"{cut_lines} line{'s' if cut_lines > 1 else ''} with more than {share} points "
-                     f"{'were' if cut_lines > 1 else 'was'} thinned to {share}: the first and last point and, "
-                     "in equal stretches, the lowest and highest value of each (the table shows the latest "
-                     "value logged).")
+        notes.append(
+            f"{cut_lines} line{'s' if cut_lines > 1 else ''} with more than {share} points "
+            f"{'were' if cut_lines > 1 else 'was'} thinned to {share}: the first and last point and, "
+            "in equal stretches, the lowest and highest value of each (the table shows the latest "
+            "value logged)."
+        )
     return charts, drawn
 
 
@@ -213,17 +231,24 @@ def _differing(runs: List[Dict[str, Any]], caps: Caps, notes: List[str]) -> Tupl
     if len(runs) == 1:  # nothing to compare: the one run's params are all shown
         differ, same = keys, []
     if len(differ) > caps.param_columns:
-        left = differ[caps.param_columns:]
-        notes.append(f"{len(differ)} params differ between the runs; the table shows the first "
-                     f"{caps.param_columns} by name (not shown: {', '.join(left[:10])}{', …' if len(left) > 10 else ''}).")
-        differ = differ[:caps.param_columns]
+        left = differ[caps.param_columns :]
+        notes.append(
+            f"{len(differ)} params differ between the runs; the table shows the first "
+            f"{caps.param_columns} by name (not shown: {', '.join(left[:10])}{', …' if len(left) > 10 else ''})."
+        )
+        differ = differ[: caps.param_columns]
     for run in runs:
         run["params"] = {k: run["params"][k] for k in differ if k in run["params"]}
     return differ, same
 
 
-def collect(manager: ExpManager, experiments: Optional[Sequence[str]], filter_string: Optional[str],
-            caps: Caps, progress: Progress = None) -> Dict[str, Any]:
+def collect(
+    manager: ExpManager,
+    experiments: Optional[Sequence[str]],
+    filter_string: Optional[str],
+    caps: Caps,
+    progress: Progress = None,
+) -> Dict[str, Any]:
     """Everything the page shows, as JSON-ready data (see ``report.js`` for its use)."""
     store = manager.store
     if experiments:
@@ -233,20 +258,29 @@ def collect(manager: ExpManager, experiments: Optional[Sequence[str]], filter_st
     names = {r.experiment_id: r.name for r in store.list_experiments(ViewType.ALL)}
     names.update({r.experiment_id: r.name for r in chosen})
     notes: List[str] = []
-    frame = tables.runs(manager, list(experiments) if experiments else None, filter_string=filter_string,
-                        max_results=caps.runs + 1, view="active")
+    frame = tables.runs(
+        manager,
+        list(experiments) if experiments else None,
+        filter_string=filter_string,
+        max_results=caps.runs + 1,
+        view="active",
+    )
     if len(frame) > caps.runs:
-        notes.append(f"More than {caps.runs} runs match: the report shows the {caps.runs} newest. Name fewer "
-                     "experiments or narrow them with --filter (filter_string).")
-        frame = frame.iloc[:caps.runs]
+        notes.append(
+            f"More than {caps.runs} runs match: the report shows the {caps.runs} newest. Name fewer "
+            "experiments or narrow them with --filter (filter_string)."
+        )
+        frame = frame.iloc[: caps.runs]
     metric_columns = sorted(c for c in frame.columns if c.startswith("metrics."))
     param_columns = [c for c in frame.columns if c.startswith("params.")]
-    all_metrics = [c[len("metrics."):] for c in metric_columns]
-    keys = all_metrics[:caps.metrics]
+    all_metrics = [c[len("metrics.") :] for c in metric_columns]
+    keys = all_metrics[: caps.metrics]
     if len(all_metrics) > caps.metrics:
-        left = all_metrics[caps.metrics:]
-        notes.append(f"The runs have {len(all_metrics)} metrics; the report shows the first {caps.metrics} by "
-                     f"name (not shown: {', '.join(left[:10])}{', …' if len(left) > 10 else ''}).")
+        left = all_metrics[caps.metrics :]
+        notes.append(
+            f"The runs have {len(all_metrics)} metrics; the report shows the first {caps.metrics} by "
+            f"name (not shown: {', '.join(left[:10])}{', …' if len(left) > 10 else ''})."
+        )
     runs: List[Dict[str, Any]] = []
     estimate = 0
     for row in frame.to_dict("records"):
@@ -256,19 +290,21 @@ def collect(manager: ExpManager, experiments: Optional[Sequence[str]], filter_st
             if value is not None and value == value:
                 metrics[key] = json_number(value)
                 estimate += 1
-        params = {c[len("params."):]: _text(row.get(c)) for c in param_columns}
+        params = {c[len("params.") :]: _text(row.get(c)) for c in param_columns}
         run_id = str(row["run_id"])
-        runs.append({
-            "id": run_id,
-            "name": _text(row.get(RUN_NAME_COLUMN)) or "",
-            "experiment": names.get(str(row["experiment_id"]), str(row["experiment_id"])),
-            "experimentId": str(row["experiment_id"]),
-            "status": _text(row.get("status")) or "",
-            "start": _epoch_ms(row.get("start_time")),
-            "end": _epoch_ms(row.get("end_time")),
-            "metrics": metrics,
-            "params": {k: v for k, v in params.items() if v is not None},
-        })
+        runs.append(
+            {
+                "id": run_id,
+                "name": _text(row.get(RUN_NAME_COLUMN)) or "",
+                "experiment": names.get(str(row["experiment_id"]), str(row["experiment_id"])),
+                "experimentId": str(row["experiment_id"]),
+                "status": _text(row.get("status")) or "",
+                "start": _epoch_ms(row.get("start_time")),
+                "end": _epoch_ms(row.get("end_time")),
+                "metrics": metrics,
+                "params": {k: v for k, v in params.items() if v is not None},
+            }
+        )
     shown_experiments = {run["experimentId"] for run in runs}
     if not experiments and shown_experiments:  # every experiment: those with runs to show
         chosen = [r for r in chosen if r.experiment_id in shown_experiments]

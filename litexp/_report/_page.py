@@ -82,10 +82,21 @@ def page(data: Dict[str, Any], title: str, version: str) -> str:
     for name, text, end in (("report.js", js, "</script"), ("report.css", css, "</style")):
         if end in text.lower():
             raise AssertionError(f"{name} must not contain {end!r}")  # it would end its own element
-    csp = ("default-src 'none'; script-src " + _sha256(js) + "; style-src " + _sha256(css)
-           + "; img-src data:; base-uri 'none'; form-action 'none'")
-    return _TEMPLATE.format(csp=html.escape(csp, quote=False), version=html.escape(version), title=html.escape(title),
-                            css=css, js=js, data=embed_json(data))
+    csp = (
+        "default-src 'none'; script-src "
+        + _sha256(js)
+        + "; style-src "
+        + _sha256(css)
+        + "; img-src data:; base-uri 'none'; form-action 'none'"
+    )
+    return _TEMPLATE.format(
+        csp=html.escape(csp, quote=False),
+        version=html.escape(version),
+        title=html.escape(title),
+        css=css,
+        js=js,
+        data=embed_json(data),
+    )
 
 
 def check_output(path: str) -> str:
@@ -115,6 +126,7 @@ def write_atomic(path: str, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         if isinstance(exc, OSError):
-            raise StorageError(f"Cannot write the report {path}: {exc.strerror or exc}; "
-                               "check the folder's space and permissions.") from exc
+            raise StorageError(
+                f"Cannot write the report {path}: {exc.strerror or exc}; check the folder's space and permissions."
+            ) from exc
         raise

@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="litexp",
         description="Look at, compare, report on and repair the runs of a litexp / MLflow store "
-                    "(an mlruns folder or an MLflow server).",
+        "(an mlruns folder or an MLflow server).",
         epilog="`litexp VERB --help` describes a verb.",
     )
     parser.add_argument("--version", action="version", version=f"litexp {__version__}")

@@ -28,10 +28,16 @@ DESCRIPTION = (
 
 def register(sub: Any) -> None:
     """Add the verb to the parser."""
-    p = sub.add_parser("doctor", help="check a file store for what MLflow fails on; --fix repairs it (litexp.doctor)",
-                       description=DESCRIPTION)
-    p.add_argument("--fix", action="store_true",
-                   help="repair what is safe to repair (nothing is deleted: what is taken out is kept aside)")
+    p = sub.add_parser(
+        "doctor",
+        help="check a file store for what MLflow fails on; --fix repairs it (litexp.doctor)",
+        description=DESCRIPTION,
+    )
+    p.add_argument(
+        "--fix",
+        action="store_true",
+        help="repair what is safe to repair (nothing is deleted: what is taken out is kept aside)",
+    )
     add_uri(p)
     add_format(p)
     p.set_defaults(func=run)
@@ -70,8 +76,16 @@ def _print_blocks(report: Any, fixing: bool) -> None:
         out.append("  ".join(head))
         label = ("fixed: " if p.fixed else "not fixed: ") if fixing else "fix: "
         for text in (p.message, label + p.fix, p.path):
-            out.append(textwrap.fill(text, width, initial_indent="  ", subsequent_indent="    ",
-                                     break_long_words=False, break_on_hyphens=False))
+            out.append(
+                textwrap.fill(
+                    text,
+                    width,
+                    initial_indent="  ",
+                    subsequent_indent="    ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
     if out:
         out.append("")
     out.append(report.summary())

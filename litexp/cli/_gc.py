@@ -15,18 +15,28 @@ __all__ = ["register", "run"]
 def register(sub: Any) -> None:
     """Add the verb to the parser."""
     p = sub.add_parser(
-        "gc", help="remove deleted runs and experiments for good (litexp.gc, like `mlflow gc`)",
+        "gc",
+        help="remove deleted runs and experiments for good (litexp.gc, like `mlflow gc`)",
         description="Permanently remove the deleted runs (lifecycle stage `deleted`, in active and deleted "
-                    "experiments) and the deleted experiments (in .trash) of a file store, as `mlflow gc` "
-                    "does. Each removal is checked again as it happens: a run restored meanwhile is kept. "
-                    "Exit status 1 when something could not be removed.")
-    p.add_argument("--older-than", metavar="DURATION", default=None,
-                   help="only what was deleted at least this long ago: 30d, 12h, 1d2h3m4s, 1.5h, or "
-                        "seconds (MLflow's format); default: everything deleted")
+        "experiments) and the deleted experiments (in .trash) of a file store, as `mlflow gc` "
+        "does. Each removal is checked again as it happens: a run restored meanwhile is kept. "
+        "Exit status 1 when something could not be removed.",
+    )
+    p.add_argument(
+        "--older-than",
+        metavar="DURATION",
+        default=None,
+        help="only what was deleted at least this long ago: 30d, 12h, 1d2h3m4s, 1.5h, or "
+        "seconds (MLflow's format); default: everything deleted",
+    )
     p.add_argument("--dry-run", action="store_true", help="list what would be removed; remove nothing")
-    p.add_argument("--experiment", action="append", metavar="NAME_OR_ID", default=None,
-                   help="only in this experiment (repeatable): its deleted runs, and the experiment "
-                        "itself when it is deleted")
+    p.add_argument(
+        "--experiment",
+        action="append",
+        metavar="NAME_OR_ID",
+        default=None,
+        help="only in this experiment (repeatable): its deleted runs, and the experiment itself when it is deleted",
+    )
     add_uri(p)
     add_format(p)
     p.set_defaults(func=run)

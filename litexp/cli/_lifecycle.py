@@ -25,35 +25,66 @@ DEFAULT_EXPERIMENT_ID = "0"
 def register(sub: Any) -> None:
     """Add the verbs to the parser."""
     for verb, func, text in (
-        ("rm", run_rm, "delete runs (or, with --experiment, experiments): marked deleted, kept on disk "
-                       "until `litexp gc`; `litexp restore` undoes it"),
-        ("restore", run_restore, "undo `litexp rm`: make deleted runs (or, with --experiment, "
-                                 "experiments) active again"),
+        (
+            "rm",
+            run_rm,
+            "delete runs (or, with --experiment, experiments): marked deleted, kept on disk "
+            "until `litexp gc`; `litexp restore` undoes it",
+        ),
+        (
+            "restore",
+            run_restore,
+            "undo `litexp rm`: make deleted runs (or, with --experiment, experiments) active again",
+        ),
     ):
-        p = sub.add_parser(verb, help=text, description=text[0].upper() + text[1:] + ". Every argument is "
-                           "checked first: when one is unknown, nothing changes.")
-        p.add_argument("items", nargs="+", metavar="RUN_ID",
-                       help="run ids (32 hexadecimal characters, as `litexp runs` shows them); with "
-                            "--experiment, experiment names or ids")
-        p.add_argument("--experiment", action="store_true",
-                       help="the arguments are experiments (names or ids), not runs"
-                            + ("; their runs are deleted with them" if verb == "rm" else
-                               "; their runs come back with them"))
+        p = sub.add_parser(
+            verb,
+            help=text,
+            description=text[0].upper() + text[1:] + ". Every argument is "
+            "checked first: when one is unknown, nothing changes.",
+        )
+        p.add_argument(
+            "items",
+            nargs="+",
+            metavar="RUN_ID",
+            help="run ids (32 hexadecimal characters, as `litexp runs` shows them); with "
+            "--experiment, experiment names or ids",
+        )
+        p.add_argument(
+            "--experiment",
+            action="store_true",
+            help="the arguments are experiments (names or ids), not runs"
+            + ("; their runs are deleted with them" if verb == "rm" else "; their runs come back with them"),
+        )
         add_uri(p)
         p.set_defaults(func=func)
 
-    p = sub.add_parser("stale", help="find runs still RUNNING whose process is gone (--end: end them KILLED)",
-                       description="List RUNNING runs whose process is gone (same host) or whose heartbeat "
-                                   "is older than --max-age; with --end, end them as KILLED with their last "
-                                   "heartbeat as end time (ExpManager.end_stale_recorders).")
-    p.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
-                   help="experiment names or ids (default: every active experiment)")
-    p.add_argument("--max-age", type=float, default=300.0, metavar="S",
-                   help="a heartbeat older than this many seconds counts as stale (default 300)")
-    p.add_argument("--include-unknown", action="store_true",
-                   help="also judge runs without a litexp heartbeat (written by MLflow) by their age")
-    p.add_argument("--end", action="store_true",
-                   help="end the stale runs as KILLED (end time: the last heartbeat)")
+    p = sub.add_parser(
+        "stale",
+        help="find runs still RUNNING whose process is gone (--end: end them KILLED)",
+        description="List RUNNING runs whose process is gone (same host) or whose heartbeat "
+        "is older than --max-age; with --end, end them as KILLED with their last "
+        "heartbeat as end time (ExpManager.end_stale_recorders).",
+    )
+    p.add_argument(
+        "experiments",
+        nargs="*",
+        metavar="EXPERIMENT",
+        help="experiment names or ids (default: every active experiment)",
+    )
+    p.add_argument(
+        "--max-age",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="a heartbeat older than this many seconds counts as stale (default 300)",
+    )
+    p.add_argument(
+        "--include-unknown",
+        action="store_true",
+        help="also judge runs without a litexp heartbeat (written by MLflow) by their age",
+    )
+    p.add_argument("--end", action="store_true", help="end the stale runs as KILLED (end time: the last heartbeat)")
     add_uri(p)
     add_format(p)
     p.set_defaults(func=run_stale)
@@ -74,8 +105,10 @@ def _runs(mgr: Any, run_ids: Sequence[str]) -> List[RunRecord]:
         if all(r.run_id != record.run_id for r in found):
             found.append(record)
     if missing:
-        raise NotFoundError(f"No run {', '.join(repr(m) for m in missing)} in {mgr.uri}; nothing was changed. "
-                            "A run id is 32 hexadecimal characters (`litexp runs --all --view all` lists them).")
+        raise NotFoundError(
+            f"No run {', '.join(repr(m) for m in missing)} in {mgr.uri}; nothing was changed. "
+            "A run id is 32 hexadecimal characters (`litexp runs --all --view all` lists them)."
+        )
     return found
 
 
@@ -114,8 +147,9 @@ def run_rm(args: argparse.Namespace) -> int:
         records = _experiments(mgr, args.items)
         default = [r for r in records if r.experiment_id == DEFAULT_EXPERIMENT_ID]
         if default:
-            raise InvalidInputError(f"The default experiment {default[0].name!r} (id 0) cannot be deleted; "
-                                    "nothing was changed.")
+            raise InvalidInputError(
+                f"The default experiment {default[0].name!r} (id 0) cannot be deleted; nothing was changed."
+            )
         for record in records:
             if record.lifecycle_stage == DELETED:
                 print(f"experiment {record.name!r} (id {record.experiment_id}) was already deleted")
@@ -145,7 +179,8 @@ def run_restore(args: argparse.Namespace) -> int:
         if clashes:
             raise ExpAlreadyExistError(
                 f"Cannot restore {', '.join(f'{r.name!r} (id {r.experiment_id})' for r in clashes)}: an active "
-                "experiment has that name; nothing was changed. Rename or delete the active one first.")
+                "experiment has that name; nothing was changed. Rename or delete the active one first."
+            )
         for record in records:
             if record.lifecycle_stage != DELETED:
                 print(f"experiment {record.name!r} (id {record.experiment_id}) is not deleted")
@@ -161,7 +196,8 @@ def run_restore(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             f"Run {', '.join(r.run_id for r in trashed)} belongs to deleted experiment "
             f"{', '.join(repr(experiments[i][0]) for i in ids)}; nothing was changed. Restore the experiment: "
-            f"`litexp restore --experiment {' '.join(ids)}`.")
+            f"`litexp restore --experiment {' '.join(ids)}`."
+        )
     for run in runs:
         if run.lifecycle_stage != DELETED:
             print(f"{_describe(run, experiments)} is not deleted")
@@ -199,8 +235,13 @@ def run_stale(args: argparse.Namespace) -> int:
             run_name, exp_id = run.run_name, run.experiment_id
         except NotFoundError:
             run_name, exp_id = "", ""
-        row = {"run_id": run_id, "run_name": run_name, "experiment_id": exp_id,
-               "experiment": names.get(exp_id, ""), "reason": reason}
+        row = {
+            "run_id": run_id,
+            "run_name": run_name,
+            "experiment_id": exp_id,
+            "experiment": names.get(exp_id, ""),
+            "reason": reason,
+        }
         if args.end:
             row["ended"] = "KILLED"
         rows.append(row)

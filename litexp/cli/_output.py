@@ -153,10 +153,10 @@ def _cut_head(name: str, width: int) -> str:
         return name
     for prefix, short in GROUP_ABBREVIATIONS.items():
         if name.startswith(prefix):
-            name = short + name[len(prefix):]
+            name = short + name[len(prefix) :]
             if len(name) <= width:
                 return name
-            return ELLIPSIS + name[len(name) - width + 1:] if width > 1 else ELLIPSIS
+            return ELLIPSIS + name[len(name) - width + 1 :] if width > 1 else ELLIPSIS
     return _cut(name, width)
 
 
@@ -215,16 +215,21 @@ def _table_text(table: Table, width: Optional[int]) -> str:
         floors = []
         for j in range(len(heads)):
             column = [row[j] for row in table.rows]
-            floors.append(min(natural[j], MIN_CELL) if _is_text(column) and heads[j] not in ID_COLUMNS
-                          else max(values[j], min(len(heads[j]), 4)))
+            floors.append(
+                min(natural[j], MIN_CELL)
+                if _is_text(column) and heads[j] not in ID_COLUMNS
+                else max(values[j], min(len(heads[j]), 4))
+            )
         widths, shown = _fit(natural, floors, width)
     lines = ["  ".join(_cut_head(h, widths[j]).ljust(widths[j]) for j, h in enumerate(heads[:shown])).rstrip()]
     for row in cells:
         lines.append("  ".join(_cut(c, widths[j]).ljust(widths[j]) for j, c in enumerate(row[:shown])).rstrip())
     if shown < len(heads):
         left = heads[shown:]
-        lines.append(f"({len(left)} more column{'s' if len(left) > 1 else ''}: {', '.join(left[:5])}"
-                     f"{', …' if len(left) > 5 else ''}; --wide shows all, --columns chooses)")
+        lines.append(
+            f"({len(left)} more column{'s' if len(left) > 1 else ''}: {', '.join(left[:5])}"
+            f"{', …' if len(left) > 5 else ''}; --wide shows all, --columns chooses)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -232,19 +237,27 @@ def _markdown(table: Table) -> str:
     def cell(value: Any) -> str:
         return _one_line(text_value(value)).replace("|", "\\|")
 
-    lines = ["| " + " | ".join(cell(c) for c in table.columns) + " |",
-             "| " + " | ".join("---" for _ in table.columns) + " |"]
+    lines = [
+        "| " + " | ".join(cell(c) for c in table.columns) + " |",
+        "| " + " | ".join("---" for _ in table.columns) + " |",
+    ]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.rows]
     return "\n".join(lines) + "\n"
 
 
-def render(data: Any, fmt: str = "table", wide: bool = False, width: Optional[int] = None,
-           empty: str = "") -> str:
+def render(data: Any, fmt: str = "table", wide: bool = False, width: Optional[int] = None, empty: str = "") -> str:
     """The text of ``data`` (DataFrame, list of dicts or :class:`Table`) in ``fmt``."""
     table = as_table(data)
     if fmt == "json":
-        return json.dumps([{c: json_value(v) for c, v in zip(table.columns, row)} for row in table.rows],
-                          indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return (
+            json.dumps(
+                [{c: json_value(v) for c, v in zip(table.columns, row)} for row in table.rows],
+                indent=2,
+                ensure_ascii=False,
+                allow_nan=False,
+            )
+            + "\n"
+        )
     if fmt in ("csv", "tsv"):
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")

@@ -31,8 +31,15 @@ def _cmd_copy(args: argparse.Namespace) -> int:
     here = uri_of(args)
     source, target = (here, args.to) if args.verb == "push" else (args.source, here)
     try:
-        report = copy_runs(source, target, args.experiment or None, args.filter, args.dry_run,
-                           None if args.quiet else sys.stderr, args.wait)
+        report = copy_runs(
+            source,
+            target,
+            args.experiment or None,
+            args.filter,
+            args.dry_run,
+            None if args.quiet else sys.stderr,
+            args.wait,
+        )
     except LockTimeoutError as exc:  # cron-safe: the copy already running does the work
         print(f"litexp: {exc}", file=sys.stderr)
         return 0
@@ -53,25 +60,39 @@ def _cmd_spool(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the verbs of this module to the ``litexp`` parser."""
-    p = sub.add_parser("ui", help="open the store in MLflow's web UI (or print how to)",
-                       description="Runs `mlflow ui` on a file store when MLflow is installed; "
-                                   "otherwise prints the commands that open it.")
+    p = sub.add_parser(
+        "ui",
+        help="open the store in MLflow's web UI (or print how to)",
+        description="Runs `mlflow ui` on a file store when MLflow is installed; "
+        "otherwise prints the commands that open it.",
+    )
     add_uri(p)
     p.add_argument("--port", type=int, default=5000, help="the port to serve on (default 5000)")
     p.add_argument("--host", default="127.0.0.1", help="the address to serve on (default 127.0.0.1)")
     p.set_defaults(func=_cmd_ui)
 
-    for verb, text in (("push", "copy runs from the store (--uri) to another, usually an MLflow server (litexp.push)"),
-                       ("pull", "copy runs from another store, usually an MLflow server, into the store (--uri) (litexp.pull)")):
+    for verb, text in (
+        ("push", "copy runs from the store (--uri) to another, usually an MLflow server (litexp.push)"),
+        ("pull", "copy runs from another store, usually an MLflow server, into the store (--uri) (litexp.pull)"),
+    ):
         p = sub.add_parser(verb, help=text, description=text + ". Runs already there are not copied again.")
         add_uri(p)
         if verb == "push":
-            p.add_argument("--to", required=True, metavar="URI", help="the store to copy into (http(s)://, a folder or file: URI)")
+            p.add_argument(
+                "--to", required=True, metavar="URI", help="the store to copy into (http(s)://, a folder or file: URI)"
+            )
         else:
-            p.add_argument("--from", dest="source", required=True, metavar="URI",
-                           help="the store to copy from (http(s)://, a folder or file: URI)")
+            p.add_argument(
+                "--from",
+                dest="source",
+                required=True,
+                metavar="URI",
+                help="the store to copy from (http(s)://, a folder or file: URI)",
+            )
         p.add_argument("--experiment", action="append", metavar="NAME", help="only this experiment (repeatable)")
-        p.add_argument("--filter", default=None, metavar="F", help="only runs matching this filter (the search language)")
+        p.add_argument(
+            "--filter", default=None, metavar="F", help="only runs matching this filter (the search language)"
+        )
         p.add_argument("--dry-run", action="store_true", help="say what would be copied; write nothing")
         p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
         p.add_argument("--wait", action="store_true", help="wait for a copy already running between the same stores")

@@ -54,15 +54,42 @@ MAX_WITNESS_DIRS = 200
 #: Inside a work tree? and the commit (a repository without commits: rev-parse fails after "true").
 _HEAD = ("rev-parse", "--is-inside-work-tree", "HEAD")
 #: The commit, and which paths are untracked or ignored (paths from the top), when the output may be reused.
-_LISTED = ("-c", "status.relativePaths=false", "status", "--porcelain=v2", "-z", "--branch",
-           "--ignored=matching", "--untracked-files=normal")
+_LISTED = (
+    "-c",
+    "status.relativePaths=false",
+    "status",
+    "--porcelain=v2",
+    "-z",
+    "--branch",
+    "--ignored=matching",
+    "--untracked-files=normal",
+)
 #: Present in the git folder during a merge, rebase, cherry-pick, revert or bisect (``git status`` tells their state).
-_IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "BISECT_LOG", "rebase-merge", "rebase-apply", "sequencer")
+_IN_PROGRESS = (
+    "MERGE_HEAD",
+    "CHERRY_PICK_HEAD",
+    "REVERT_HEAD",
+    "BISECT_LOG",
+    "rebase-merge",
+    "rebase-apply",
+    "sequencer",
+)
 #: Environment variables git's output may depend on, besides ``GIT_*`` (part of the reuse key).
 _GIT_ENV_NAMES = ("HOME", "XDG_CONFIG_HOME", "PATH", "PREFIX")
 #: Variables that move what git reads elsewhere: no reuse while one is set.
-_GIT_PATH_ENV = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_CONFIG", "GIT_CONFIG_GLOBAL",
-                           "GIT_CONFIG_SYSTEM", "GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS"})
+_GIT_PATH_ENV = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_COMMON_DIR",
+        "GIT_CONFIG",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_SYSTEM",
+        "GIT_CONFIG_COUNT",
+        "GIT_CONFIG_PARAMETERS",
+    }
+)
 #: In a config file: includes (other files) or core.worktree (another work tree): no reuse.
 _CONFIG_ELSEWHERE = re.compile(rb"(?im)\[\s*include|^\s*worktree\s*=")
 #: In a config file: an ignore or attributes file to watch.
@@ -263,7 +290,7 @@ def _repository(marker: str) -> Optional[Tuple[str, str, str]]:
                 text = fh.read().decode("utf-8").strip()
             if not text.startswith("gitdir:"):
                 return None
-            git_dir = os.path.normpath(os.path.join(top, text[len("gitdir:"):].strip()))
+            git_dir = os.path.normpath(os.path.join(top, text[len("gitdir:") :].strip()))
         common = git_dir
         try:
             with open(os.path.join(git_dir, "commondir"), "rb") as fh:
@@ -284,7 +311,9 @@ def _run_all(commands: Dict[str, Tuple[str, ...]], cwd: str) -> Optional[Dict[st
     return _popen_all(commands, cwd, env)
 
 
-def _spawn_all(commands: Dict[str, Tuple[str, ...]], cwd: str, env: Dict[str, str]) -> Optional[Dict[str, Tuple[int, bytes]]]:
+def _spawn_all(
+    commands: Dict[str, Tuple[str, ...]], cwd: str, env: Dict[str, str]
+) -> Optional[Dict[str, Tuple[int, bytes]]]:
     """:func:`_run_all` with ``posix_spawn``: no fork of this process and no import of ``subprocess``
     (milliseconds, paid by a process's first run)."""
     import select
@@ -296,9 +325,17 @@ def _spawn_all(commands: Dict[str, Tuple[str, ...]], cwd: str, env: Dict[str, st
         for name, args in commands.items():
             read_end, write_end = os.pipe()
             try:
-                pid = os.posix_spawnp("git", ["git", "-C", cwd, *args], env, file_actions=[
-                    (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, write_end, 1),
-                    (os.POSIX_SPAWN_DUP2, devnull, 2)], setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+                pid = os.posix_spawnp(
+                    "git",
+                    ["git", "-C", cwd, *args],
+                    env,
+                    file_actions=[
+                        (os.POSIX_SPAWN_DUP2, devnull, 0),
+                        (os.POSIX_SPAWN_DUP2, write_end, 1),
+                        (os.POSIX_SPAWN_DUP2, devnull, 2),
+                    ],
+                    setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+                )
             except BaseException:
                 os.close(read_end)
                 raise
@@ -351,15 +388,23 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _popen_all(commands: Dict[str, Tuple[str, ...]], cwd: str, env: Dict[str, str]) -> Optional[Dict[str, Tuple[int, bytes]]]:
+def _popen_all(
+    commands: Dict[str, Tuple[str, ...]], cwd: str, env: Dict[str, str]
+) -> Optional[Dict[str, Tuple[int, bytes]]]:
     """:func:`_run_all` with ``subprocess`` (systems without ``posix_spawn``)."""
     import subprocess
 
     procs: Dict[str, Any] = {}
     try:
         for name, args in commands.items():
-            procs[name] = subprocess.Popen(("git",) + args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            procs[name] = subprocess.Popen(
+                ("git",) + args,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
     except (OSError, subprocess.SubprocessError, ValueError):
         for proc in procs.values():
             _stop(proc)
@@ -430,7 +475,7 @@ def _capture(cwd: str, repo: Optional[Tuple[str, str, str]]) -> Tuple[Optional[D
 def _branch_oid(listed: bytes) -> Optional[str]:
     for token in listed.split(b"\0"):
         if token.startswith(b"# branch.oid "):
-            oid = _text(token[len(b"# branch.oid "):]).strip()
+            oid = _text(token[len(b"# branch.oid ") :]).strip()
             return None if oid == "(initial)" else oid
         if not token.startswith(b"#"):
             break
@@ -476,8 +521,15 @@ def _existing_or_parent(path: str) -> str:
 def _git_dir_entries(top: str, git_dir: str, common: str) -> List[str]:
     """The git folder entries ``diff`` and ``status`` depend on (refs but tags; folders for files not there yet)."""
     paths = [os.path.join(top, ".git"), git_dir, os.path.join(git_dir, "HEAD"), os.path.join(git_dir, "index"), common]
-    for name in ("packed-refs", "shallow", os.path.join("reftable", "tables.list"), os.path.join("logs", "refs", "stash"),
-                 os.path.join("info", "exclude"), os.path.join("info", "attributes"), os.path.join("info", "grafts")):
+    for name in (
+        "packed-refs",
+        "shallow",
+        os.path.join("reftable", "tables.list"),
+        os.path.join("logs", "refs", "stash"),
+        os.path.join("info", "exclude"),
+        os.path.join("info", "attributes"),
+        os.path.join("info", "grafts"),
+    ):
         paths.append(_existing_or_parent(os.path.join(common, name)))
     paths.append(_existing_or_parent(os.path.join(git_dir, "info", "sparse-checkout")))
     refs = os.path.join(common, "refs")
@@ -504,10 +556,20 @@ def _config_entries(git_dir: str, common: str) -> Optional[List[str]]:
     config includes other files or names another work tree."""
     home = os.path.expanduser("~")
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    configs = [os.path.join(common, "config"), os.path.join(git_dir, "config.worktree"), os.path.join(home, ".gitconfig"),
-               os.path.join(xdg, "git", "config"), "/etc/gitconfig", "/usr/local/etc/gitconfig"]
-    others = [os.path.join(xdg, "git", "ignore"), os.path.join(xdg, "git", "attributes"), "/etc/gitattributes",
-              "/usr/local/etc/gitattributes"]
+    configs = [
+        os.path.join(common, "config"),
+        os.path.join(git_dir, "config.worktree"),
+        os.path.join(home, ".gitconfig"),
+        os.path.join(xdg, "git", "config"),
+        "/etc/gitconfig",
+        "/usr/local/etc/gitconfig",
+    ]
+    others = [
+        os.path.join(xdg, "git", "ignore"),
+        os.path.join(xdg, "git", "attributes"),
+        "/etc/gitattributes",
+        "/usr/local/etc/gitattributes",
+    ]
     for path in configs:
         try:
             with open(path, "rb") as fh:

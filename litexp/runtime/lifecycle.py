@@ -107,4 +107,3 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def _end_all_at_exit() -> None:
     failed = getattr(sys, "last_value", None) is not None or getattr(sys, "last_exc", None) is not None
     _end_all("FAILED" if failed else "FINISHED")
-

@@ -17,7 +17,9 @@ from ..records import Heartbeat, RunRecord
 def this_process() -> Heartbeat:
     """The heartbeat owner record of the calling process."""
     pid = os.getpid()
-    return Heartbeat(host=platform.host_name(), pid=pid, pid_start=platform.process_start(pid), boot_id=platform.boot_id())
+    return Heartbeat(
+        host=platform.host_name(), pid=pid, pid_start=platform.process_start(pid), boot_id=platform.boot_id()
+    )
 
 
 def _process_alive(hb: Heartbeat) -> bool:

@@ -22,8 +22,7 @@ from ._dialect import RUNS
 from ._experiments import filter_experiments, parse_experiment_filter, parse_experiment_order_by
 from ._frame import FIXED_COLUMNS, FrameBuilder, runs_to_frame
 from ._match import match_experiment, match_run
-from ._model import (ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Clause, OrderKey, ParsedFilter,
-                     ParsedOrder)
+from ._model import ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Clause, OrderKey, ParsedFilter, ParsedOrder
 from ._order import parse_order, sort_runs
 from ._paging import check_max_results, make_page_token, paginate, parse_page_token, parse_view_type
 from ._parser import parse
@@ -121,4 +120,3 @@ def needed_keys(parsed_filter: Optional[ParsedFilter] = None, parsed_order: Opti
         elif entity == ATTRIBUTE and key == "run_name":
             tags.add(RUN_NAME_TAG)
     return Selection(frozenset(metrics), frozenset(params), frozenset(tags), datasets)
-

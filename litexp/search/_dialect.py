@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Dict, FrozenSet, Optional, Set, Tuple
 
 from ._grouping import Ident, Item, Paren, describe, fail
-from ._model import (ATTRIBUTE, DATASET, EXT_IN, EXT_IS_NULL, METRIC, PARAM, TAG, Clause)
+from ._model import ATTRIBUTE, DATASET, EXT_IN, EXT_IS_NULL, METRIC, PARAM, TAG, Clause
 from ._tokens import DSTRING, ERROR, FLOAT, INT, NAME, PUNCT, STRING, WS, Token
 
 __all__ = ["Dialect", "RUNS", "EXPERIMENTS", "strip_quotes", "trim_backticks", "like_regex"]
@@ -83,12 +83,10 @@ class Dialect:
         else:
             raw_entity, key = parts
             if self.raw_entities is not None and raw_entity not in self.raw_entities:
-                raise fail(column, f"unknown entity {raw_entity!r}; use one of "
-                                   f"{', '.join(sorted(self.raw_entities))}")
+                raise fail(column, f"unknown entity {raw_entity!r}; use one of {', '.join(sorted(self.raw_entities))}")
             name = trim_backticks(raw_entity)
             if name not in self.entities:
-                raise fail(column, f"unknown entity {name!r}; use one of "
-                                   f"{', '.join(sorted(set(self.entities)))}")
+                raise fail(column, f"unknown entity {name!r}; use one of {', '.join(sorted(set(self.entities)))}")
             entity = self.entities[name]
         stripped = strip_quotes(key)
         key = trim_backticks(stripped if stripped is not None else key)
@@ -108,8 +106,11 @@ class Dialect:
     def _number(self, item: Item, what: str, source: str) -> Tuple[str, str]:
         if isinstance(item, Token) and item.kind in (INT, FLOAT):
             return item.kind, item.text
-        raise fail(item.column, f"expected a number after {what}, found {describe(item, source)} "
-                                f"(numbers are written without quotes: 1, -2.5, 1e-3)")
+        raise fail(
+            item.column,
+            f"expected a number after {what}, found {describe(item, source)} "
+            f"(numbers are written without quotes: 1, -2.5, 1e-3)",
+        )
 
     def _string(self, item: Item, what: str, source: str) -> str:
         if isinstance(item, Token) and item.kind == STRING:
@@ -118,8 +119,7 @@ class Dialect:
             value = strip_quotes(item.text)
             if value is not None:
                 return value
-        raise fail(item.column, f"expected a quoted string after {what}, "
-                                f"found {describe(item, source)}")
+        raise fail(item.column, f"expected a quoted string after {what}, found {describe(item, source)}")
 
     def parse_list(self, paren: Paren, what: str) -> Tuple[str, ...]:
         """A parenthesised list of quoted strings, read like Python literals (as MLflow does)."""
@@ -136,8 +136,13 @@ class Dialect:
                 in_comment = tok.text.startswith("#") and not tok.text.endswith(("\n", "\r"))
                 continue
             nxt = inner[index + 1] if index + 1 < len(inner) else None
-            if (tok.kind == NAME and tok.text.lower() in _STRING_PREFIXES and nxt is not None
-                    and nxt.kind in (STRING, DSTRING) and nxt.start == tok.end):
+            if (
+                tok.kind == NAME
+                and tok.text.lower() in _STRING_PREFIXES
+                and nxt is not None
+                and nxt.kind in (STRING, DSTRING)
+                and nxt.start == tok.end
+            ):
                 continue
             raise fail(tok.column, f"expected a list of quoted strings after {what}, found {tok.text!r}")
         try:
@@ -145,8 +150,7 @@ class Dialect:
                 warnings.simplefilter("ignore")
                 parsed = ast.literal_eval(paren.text)
         except Exception:
-            raise fail(paren.column, f"ill-formed list {paren.text!r} after {what}; "
-                                     "write ('a', 'b')") from None
+            raise fail(paren.column, f"ill-formed list {paren.text!r} after {what}; write ('a', 'b')") from None
         values = parsed if isinstance(parsed, tuple) else (parsed,)
         if not values:
             raise fail(paren.column, f"empty list after {what}")
@@ -191,8 +195,9 @@ class Dialect:
         self._check_op(comparator, STRING_COMPARATORS, op, "datasets")
         return self._string_clause(DATASET, key, comparator, value, col)
 
-    def _list_compare(self, entity: str, key: str, key_t: str, comparator: str, op: Token, paren: Paren,
-                      what: str) -> Clause:
+    def _list_compare(
+        self, entity: str, key: str, key_t: str, comparator: str, op: Token, paren: Paren, what: str
+    ) -> Clause:
         if entity == ATTRIBUTE and key not in self.list_attributes:
             raise fail(paren.column, f"only {', '.join(sorted(self.list_attributes))} can be compared with a list")
         values = self.parse_list(paren, repr(what))
@@ -203,8 +208,9 @@ class Dialect:
     @staticmethod
     def _check_op(comparator: str, allowed: FrozenSet[str], op: Token, what: str) -> None:
         if comparator not in allowed:
-            raise fail(op.column, f"{op.text!r} is not a valid comparator for {what}; "
-                                  f"use one of {', '.join(sorted(allowed))}")
+            raise fail(
+                op.column, f"{op.text!r} is not a valid comparator for {what}; use one of {', '.join(sorted(allowed))}"
+            )
 
     @staticmethod
     def _string_clause(entity: str, key: str, comparator: str, value: str, column: int) -> Clause:
@@ -228,8 +234,7 @@ class Dialect:
             if key in self.numeric_attributes or key_t in self.numeric_attributes:
                 raise fail(paren.column, f"attribute {key!r} is a number and cannot be compared with a list")
             if key not in self.list_attributes:
-                raise fail(paren.column, f"only {', '.join(sorted(self.list_attributes))} can be compared "
-                                         "with a list")
+                raise fail(paren.column, f"only {', '.join(sorted(self.list_attributes))} can be compared with a list")
             return Clause(ATTRIBUTE, key_t, comparator, self.parse_list(paren, what), left.column)
         return Clause(DATASET, key, comparator, self.parse_list(paren, what), left.column)
 
@@ -247,21 +252,50 @@ class Dialect:
 RUNS = Dialect(
     name="runs",
     entities={
-        "metric": METRIC, "metrics": METRIC,
-        "parameter": PARAM, "parameters": PARAM, "param": PARAM, "params": PARAM,
-        "tag": TAG, "tags": TAG,
-        "attribute": ATTRIBUTE, "attributes": ATTRIBUTE, "attr": ATTRIBUTE, "run": ATTRIBUTE,
-        "dataset": DATASET, "datasets": DATASET,
+        "metric": METRIC,
+        "metrics": METRIC,
+        "parameter": PARAM,
+        "parameters": PARAM,
+        "param": PARAM,
+        "params": PARAM,
+        "tag": TAG,
+        "tags": TAG,
+        "attribute": ATTRIBUTE,
+        "attributes": ATTRIBUTE,
+        "attr": ATTRIBUTE,
+        "run": ATTRIBUTE,
+        "dataset": DATASET,
+        "datasets": DATASET,
     },
     raw_entities=None,
-    filter_attributes=frozenset({"artifact_uri", "end_time", "run_id", "run_name", "start_time", "status",
-                                 "user_id", "created", "Created", "run name", "Run name", "Run Name"}),
-    order_attributes=frozenset({"artifact_uri", "end_time", "run_id", "run_name", "start_time", "status",
-                                "user_id", "created", "Created"}),
+    filter_attributes=frozenset(
+        {
+            "artifact_uri",
+            "end_time",
+            "run_id",
+            "run_name",
+            "start_time",
+            "status",
+            "user_id",
+            "created",
+            "Created",
+            "run name",
+            "Run name",
+            "Run Name",
+        }
+    ),
+    order_attributes=frozenset(
+        {"artifact_uri", "end_time", "run_id", "run_name", "start_time", "status", "user_id", "created", "Created"}
+    ),
     numeric_attributes=frozenset({"start_time", "end_time", "created", "Created"}),
     list_attributes=frozenset({"run_id"}),
-    aliases={"created": "start_time", "Created": "start_time", "run name": "run_name", "Run name": "run_name",
-             "Run Name": "run_name"},
+    aliases={
+        "created": "start_time",
+        "Created": "start_time",
+        "run name": "run_name",
+        "Run name": "run_name",
+        "Run Name": "run_name",
+    },
 )
 
 EXPERIMENTS = Dialect(
@@ -274,4 +308,3 @@ EXPERIMENTS = Dialect(
     list_attributes=frozenset({"experiment_id"}),
     aliases={},
 )
-

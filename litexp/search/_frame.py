@@ -124,7 +124,9 @@ class FrameBuilder:
                 column: Any
                 if kind == 0:
                     column = np.full(n, np.nan)
-                    column[np.frombuffer(where, dtype=np.int32)[np.frombuffer(found, dtype=np.int32)]] = np.frombuffer(values, dtype=np.float64)
+                    column[np.frombuffer(where, dtype=np.int32)[np.frombuffer(found, dtype=np.int32)]] = np.frombuffer(
+                        values, dtype=np.float64
+                    )
                 else:
                     column = [None] * n
                     for row, value in zip(found, values):

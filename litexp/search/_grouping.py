@@ -23,17 +23,29 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Union
 
 from ..errors import SearchSyntaxError
-from ._tokens import (COMPARISON, DSTRING, FLOAT, HEX, INT, KEYWORD, NAME, ORDER, PUNCT, STRING, WILDCARD, WS,
-                      Token)
+from ._tokens import COMPARISON, DSTRING, FLOAT, HEX, INT, KEYWORD, NAME, ORDER, PUNCT, STRING, WILDCARD, WS, Token
 
 __all__ = ["Ident", "Paren", "Comp", "Item", "group", "fail", "describe", "NON_KEYWORD_NAMES"]
 
 #: Bare words known to be plain names for SQL (not keywords); only these can
 #: be fused onto a preceding identifier or comparison.
-NON_KEYWORD_NAMES = frozenset({
-    "run_id", "run_name", "user_id", "status", "artifact_uri", "start_time", "end_time", "created", "Created",
-    "name", "experiment_id", "creation_time", "last_update_time",
-})
+NON_KEYWORD_NAMES = frozenset(
+    {
+        "run_id",
+        "run_name",
+        "user_id",
+        "status",
+        "artifact_uri",
+        "start_time",
+        "end_time",
+        "created",
+        "Created",
+        "name",
+        "experiment_id",
+        "creation_time",
+        "last_update_time",
+    }
+)
 
 
 #: MLflow's SQL parser refuses deeper nesting of parentheses.
@@ -101,7 +113,7 @@ def describe(item: Optional[Item], source: str) -> str:
     if isinstance(item, Token):
         text = item.text
     else:
-        text = source[item.start:item.end]
+        text = source[item.start : item.end]
     if len(text) > 40:
         text = text[:37] + "..."
     return repr(text)
@@ -123,8 +135,9 @@ def _match_parens(tokens: Sequence[Token], source: str) -> List[Item]:
             first = opens.pop()
             if not opens:
                 open_tok = tokens[first]
-                out.append(Paren(open_tok.start, tok.end, source[open_tok.start:tok.end],
-                                 list(tokens[first + 1:index])))
+                out.append(
+                    Paren(open_tok.start, tok.end, source[open_tok.start : tok.end], list(tokens[first + 1 : index]))
+                )
             continue
         if not opens and tok.kind != WS:
             out.append(tok)
@@ -182,7 +195,7 @@ def _orders(items: List[Item], source: str) -> List[Item]:
         if _is_kind(item, ORDER) and out and (isinstance(out[-1], Ident) or _is_kind(out[-1], INT, FLOAT, HEX)):
             prev = out.pop()
             start = prev.start
-            out.append(Ident(start, item.end, source[start:item.end]))
+            out.append(Ident(start, item.end, source[start : item.end]))
             continue
         out.append(item)
     return out
@@ -195,11 +208,11 @@ def _casts(items: List[Item], source: str) -> List[Item]:
     n = len(items)
     while i < n:
         item = items[i]
-        if (isinstance(item, Token) and item.kind == PUNCT and item.text == "::" and out and i + 1 < n):
+        if isinstance(item, Token) and item.kind == PUNCT and item.text == "::" and out and i + 1 < n:
             prev = out.pop()
             nxt = items[i + 1]
             start = prev.start
-            out.append(Ident(start, nxt.end, source[start:nxt.end]))
+            out.append(Ident(start, nxt.end, source[start : nxt.end]))
             i += 2
             continue
         out.append(item)
@@ -256,10 +269,11 @@ def _fuse(items: List[Item], source: str) -> List[Item]:
             fusable = isinstance(before, Token) and before.kind == KEYWORD and before.word == "IN"
         if fusable and isinstance(nxt, Ident):
             if nxt.bare and nxt.text not in NON_KEYWORD_NAMES:
-                raise fail(nxt.column, f"unexpected word {nxt.text!r} after {describe(item, source)}; "
-                                       "join conditions with AND")
+                raise fail(
+                    nxt.column, f"unexpected word {nxt.text!r} after {describe(item, source)}; join conditions with AND"
+                )
             start = item.start
-            out.append(Ident(start, nxt.end, source[start:nxt.end], fused=True))
+            out.append(Ident(start, nxt.end, source[start : nxt.end], fused=True))
             i += 2
             continue
         out.append(item)

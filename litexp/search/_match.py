@@ -106,4 +106,3 @@ def match_run(root: Optional[Node], record: RunRecord) -> bool:
 def match_experiment(root: Optional[Node], record: ExperimentRecord) -> bool:
     """True when the experiment satisfies the filter (``None`` matches everything)."""
     return root is None or _evaluate(root, record, _clause_matches_experiment)
-

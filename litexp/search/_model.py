@@ -125,5 +125,3 @@ class ParsedOrder:
     """A checked order_by list, in priority order (first key sorts first)."""
 
     keys: Tuple[OrderKey, ...] = ()
-
-

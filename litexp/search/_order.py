@@ -41,13 +41,14 @@ def parse_order_item(text: Any, dialect: Dialect = RUNS) -> OrderKey:
     if sql_token_count(tokens) > MAX_TOKENS:
         raise fail(1, f"order_by item longer than {MAX_TOKENS} words, symbols and spaces")
     if tokens[0].kind == WS or tokens[-1].kind == WS:
-        raise fail(1 if tokens[0].kind == WS else tokens[-1].column,
-                   f"leading or trailing whitespace {where}")
+        raise fail(1 if tokens[0].kind == WS else tokens[-1].column, f"leading or trailing whitespace {where}")
     items = group(tokens, text)
     if len(items) != 1 or not isinstance(items[0], Ident):
         bad = items[1] if len(items) > 1 and isinstance(items[0], Ident) else items[0]
-        raise fail(bad.column, f"unexpected {describe(bad, text)} {where}; "
-                               "write '<name> [ASC|DESC]' such as 'metrics.loss DESC'")
+        raise fail(
+            bad.column,
+            f"unexpected {describe(bad, text)} {where}; write '<name> [ASC|DESC]' such as 'metrics.loss DESC'",
+        )
     token_value = items[0].text
     try:
         words = shlex.split(token_value.replace("`", '"'))

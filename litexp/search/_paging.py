@@ -40,7 +40,7 @@ def parse_page_token(page_token: Optional[Any]) -> int:
     except ValueError:
         raise SearchSyntaxError(f"invalid page token {page_token!r}: not JSON") from None
     if not isinstance(parsed, dict):
-        raise SearchSyntaxError(f"invalid page token {page_token!r}: expected {{\"offset\": N}}")
+        raise SearchSyntaxError(f'invalid page token {page_token!r}: expected {{"offset": N}}')
     offset = parsed.get("offset")
     if not offset:
         raise SearchSyntaxError(f"invalid page token {page_token!r}: no offset")
@@ -78,8 +78,9 @@ def parse_view_type(run_view_type: Optional[Any]) -> int:
     if run_view_type is None:
         return ViewType.ACTIVE_ONLY
     if isinstance(run_view_type, bool):
-        raise SearchSyntaxError(f"invalid run_view_type {run_view_type!r}; use 1, 2, 3 or "
-                                "ACTIVE_ONLY, DELETED_ONLY, ALL")
+        raise SearchSyntaxError(
+            f"invalid run_view_type {run_view_type!r}; use 1, 2, 3 or ACTIVE_ONLY, DELETED_ONLY, ALL"
+        )
     if isinstance(run_view_type, int):
         if run_view_type in (1, 2, 3):
             return run_view_type
@@ -89,5 +90,4 @@ def parse_view_type(run_view_type: Optional[Any]) -> int:
             return _VIEW_NAMES[name]
         if name in ("1", "2", "3"):
             return int(name)
-    raise SearchSyntaxError(f"invalid run_view_type {run_view_type!r}; use 1, 2, 3 or "
-                            "ACTIVE_ONLY, DELETED_ONLY, ALL")
+    raise SearchSyntaxError(f"invalid run_view_type {run_view_type!r}; use 1, 2, 3 or ACTIVE_ONLY, DELETED_ONLY, ALL")

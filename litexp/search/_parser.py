@@ -120,8 +120,11 @@ class _Parser:
     # --------------------------------------------------------------- clauses
     def comparison(self, comp: Comp) -> Clause:
         if not isinstance(comp.left, Ident):
-            raise fail(comp.column, f"expected a name such as metrics.loss before {comp.op.text!r}, "
-                                    f"found {describe(comp.left, self.source)}")
+            raise fail(
+                comp.column,
+                f"expected a name such as metrics.loss before {comp.op.text!r}, "
+                f"found {describe(comp.left, self.source)}",
+            )
         clause = self.dialect.compare(comp.left, comp.op, comp.right, self.source)
         self.clauses.append(clause)
         return clause
@@ -142,10 +145,10 @@ class _Parser:
                 return clause, pos + 3
             if _is_kw(third, "NOT  NULL"):
                 assert isinstance(third, Token)
-                raise fail(third.column,
-                           "write IS NOT NULL with exactly one space between NOT and NULL")
-            raise fail(second.column, f"expected NULL or NOT NULL after {ident.text} IS, "
-                                      f"found {describe(third, self.source)}")
+                raise fail(third.column, "write IS NOT NULL with exactly one space between NOT and NULL")
+            raise fail(
+                second.column, f"expected NULL or NOT NULL after {ident.text} IS, found {describe(third, self.source)}"
+            )
         if ident.fused and (_is_kw(second, "IN") or _is_kw(second, "NOT")):
             raise self.fused(ident)
         negated = _is_kw(second, "NOT") and _is_kw(third, "IN")
@@ -158,8 +161,11 @@ class _Parser:
                 clause = self.dialect.in_list(ident, negated, values, self.extensions)
                 self.clauses.append(clause)
                 return clause, at + 1
-            raise fail(keyword.column, f"expected a list such as ('a', 'b') after {ident.text} "
-                                       f"{'NOT IN' if negated else 'IN'}, found {describe(values, self.source)}")
+            raise fail(
+                keyword.column,
+                f"expected a list such as ('a', 'b') after {ident.text} "
+                f"{'NOT IN' if negated else 'IN'}, found {describe(values, self.source)}",
+            )
         if second is None:
             raise fail(ident.end + 1, f"expected a comparison after {ident.text!r}")
         if isinstance(second, Token) and second.kind == ERROR:
@@ -169,11 +175,13 @@ class _Parser:
         if isinstance(second, Token) and second.kind == COMPARISON:
             if isinstance(third, Token) and third.kind == ERROR:
                 raise self.unexpected(third)
-            raise fail(third.column if third is not None else second.end + 1,
-                       f"expected a value after {ident.text + ' ' + second.text!r}, "
-                       f"found {describe(third, self.source)}")
-        raise fail(second.column, f"expected a comparison operator after {ident.text!r}, "
-                                  f"found {describe(second, self.source)}")
+            raise fail(
+                third.column if third is not None else second.end + 1,
+                f"expected a value after {ident.text + ' ' + second.text!r}, found {describe(third, self.source)}",
+            )
+        raise fail(
+            second.column, f"expected a comparison operator after {ident.text!r}, found {describe(second, self.source)}"
+        )
 
     def fused(self, ident: Ident) -> Exception:
         return fail(ident.column, f"{ident.text!r} reads as a single name; join conditions with AND")
@@ -186,8 +194,9 @@ class _Parser:
                 return fail(item.column, f"{item.text!r} needs a name on its left and a value on its right")
             if _is_kw(item, "OR"):
                 return fail(item.column, "expected a condition before OR")
-        return fail(item.column, f"unexpected {describe(item, self.source)}; "
-                                 "expected a condition such as metrics.loss < 0.5")
+        return fail(
+            item.column, f"unexpected {describe(item, self.source)}; expected a condition such as metrics.loss < 0.5"
+        )
 
 
 def sql_token_count(tokens: List[Token]) -> int:
@@ -208,8 +217,9 @@ def parse(filter_string: Optional[str], dialect: Dialect = RUNS) -> ParsedFilter
         raise fail(MAX_FILTER_LENGTH, f"filter longer than {MAX_FILTER_LENGTH} characters")
     tokens = tokenize(filter_string)
     if sql_token_count(tokens) > MAX_TOKENS:
-        raise fail(1, f"filter too long: more than {MAX_TOKENS} words, symbols and spaces "
-                      "(MLflow's parser refuses it too)")
+        raise fail(
+            1, f"filter too long: more than {MAX_TOKENS} words, symbols and spaces (MLflow's parser refuses it too)"
+        )
     if all(tok.kind == WS for tok in tokens):
         raise fail(1, "the filter is only whitespace; pass None or '' to select everything")
     parser = _Parser(filter_string, dialect)

@@ -14,8 +14,24 @@ import re
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Pattern, Tuple
 
-__all__ = ["Token", "tokenize", "WS", "ERROR", "WILDCARD", "NAME", "KEYWORD", "INT", "FLOAT", "HEX",
-           "STRING", "DSTRING", "PUNCT", "COMPARISON", "ORDER", "LOGIC_WORDS"]
+__all__ = [
+    "Token",
+    "tokenize",
+    "WS",
+    "ERROR",
+    "WILDCARD",
+    "NAME",
+    "KEYWORD",
+    "INT",
+    "FLOAT",
+    "HEX",
+    "STRING",
+    "DSTRING",
+    "PUNCT",
+    "COMPARISON",
+    "ORDER",
+    "LOGIC_WORDS",
+]
 
 WS = "ws"
 ERROR = "error"
@@ -102,8 +118,7 @@ _RULES: List[Tuple[str, object, str]] = [
     (r'"(""|\\"|[^"])*"', DSTRING, ""),
     (r'(""|".*?[^\\]")', DSTRING, ""),
     (r"(?<![\w\])])(\[[^\]\[]+\])", NAME, ""),
-    (r"((LEFT\s+|RIGHT\s+|FULL\s+)?(INNER\s+|OUTER\s+|STRAIGHT\s+)?|(CROSS\s+|NATURAL\s+)?)?JOIN\b",
-     KEYWORD, ""),
+    (r"((LEFT\s+|RIGHT\s+|FULL\s+)?(INNER\s+|OUTER\s+|STRAIGHT\s+)?|(CROSS\s+|NATURAL\s+)?)?JOIN\b", KEYWORD, ""),
     (r"END(\s+IF|\s+LOOP|\s+WHILE|\s+FOR|\s+CASE)?\b", KEYWORD, ""),
     (r"IF\s+(NOT\s+)?EXISTS\b", KEYWORD, ""),
     (r"NOT\s+NULL\b", KEYWORD, ""),

@@ -177,6 +177,7 @@ class TrackingStore(abc.ABC):
 
     def flush_run(self, run_id: str) -> None:
         """Wait until everything logged to the run is stored (a remote store's spool delivered)."""
+        return None
 
     @abc.abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -222,15 +223,17 @@ class TrackingStore(abc.ABC):
             "an MLflow server are removed on the server: `mlflow gc --backend-store-uri <its database>`."
         )
 
-    def deleted_runs(self, older_than_ms: Optional[int] = None,
-                     experiment_ids: Optional[Sequence[str]] = None) -> List[RunRecord]:
+    def deleted_runs(
+        self, older_than_ms: Optional[int] = None, experiment_ids: Optional[Sequence[str]] = None
+    ) -> List[RunRecord]:
         """Deleted runs (of active and deleted experiments) deleted at least ``older_than_ms`` ago
         (a run without a deletion time always counts), meta data only; ``experiment_ids`` limits
         the experiments. MLflow's ``_get_deleted_runs``."""
         raise self._cannot_purge()
 
-    def purge_run(self, run_id: str, older_than_ms: Optional[int] = None,
-                  dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
+    def purge_run(
+        self, run_id: str, older_than_ms: Optional[int] = None, dry_run: bool = False
+    ) -> List[Tuple[str, str, Optional[str], str, int]]:
         """Remove a deleted run for good, if it still is deleted (and old enough) at that moment.
 
         Returns ``(kind, experiment_id, run_id, path, bytes)`` for each thing removed (``dry_run``:
@@ -239,8 +242,9 @@ class TrackingStore(abc.ABC):
         """
         raise self._cannot_purge()
 
-    def purge_experiment(self, experiment_id: str, older_than_ms: Optional[int] = None,
-                         dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
+    def purge_experiment(
+        self, experiment_id: str, older_than_ms: Optional[int] = None, dry_run: bool = False
+    ) -> List[Tuple[str, str, Optional[str], str, int]]:
         """Remove a deleted experiment for good with all its runs, if it still is deleted (and its
         ``last_update_time`` older than ``older_than_ms``) at that moment; as :meth:`purge_run`,
         with one ``run`` row per run and one ``experiment`` row."""
@@ -249,4 +253,3 @@ class TrackingStore(abc.ABC):
     def finish_purges(self, dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
         """Delete what removals cut short (a crash) left behind; as :meth:`purge_run`."""
         raise self._cannot_purge()
-

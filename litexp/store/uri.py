@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Tuple
-from typing import Optional
+from typing import Optional, Tuple
 from urllib.parse import quote_from_bytes, unquote, urlparse
 
 from ..errors import InvalidInputError
@@ -22,7 +21,7 @@ FILE = "file"
 
 def _file_uri_path(uri: str) -> Optional[str]:
     """The path of a ``file:`` URI; None when it names another host."""
-    rest = uri[len("file:"):]
+    rest = uri[len("file:") :]
     if rest.startswith("//"):
         parsed = urlparse(uri)
         if parsed.netloc not in ("", "localhost"):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import os
 import posixpath
 import re
-import os
 from typing import Any, Dict, Mapping, Optional, Set, Tuple, cast
 
 from ..errors import InvalidInputError
@@ -50,9 +50,7 @@ def validate_key(key: Any, kind: str) -> str:
             f"{kind} key {key[:40]!r}... is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}."
         )
     if not _KEY_RE.match(key):
-        raise InvalidInputError(
-            f"Invalid {kind} key {key!r}: use only letters, digits, spaces and _ - . / :"
-        )
+        raise InvalidInputError(f"Invalid {kind} key {key!r}: use only letters, digits, spaces and _ - . / :")
     parts = key.split("/")
     if (
         posixpath.normpath(key) != key
@@ -61,8 +59,7 @@ def validate_key(key: Any, kind: str) -> str:
         or any(p in ("", ".", "..") for p in parts)
     ):
         raise InvalidInputError(
-            f"Invalid {kind} key {key!r}: it must be a plain relative name without '.', '..' "
-            "or empty path parts."
+            f"Invalid {kind} key {key!r}: it must be a plain relative name without '.', '..' or empty path parts."
         )
     if len(_valid_keys) < 100_000:
         _valid_keys.add(key)
@@ -107,9 +104,7 @@ def metric_value(key: str, value: Any) -> float:
     NaN and infinities are accepted, as MLflow does.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Number):
-        raise InvalidInputError(
-            f"Metric {key!r} must be a number, got {type(value).__name__}: {value!r:.60}."
-        )
+        raise InvalidInputError(f"Metric {key!r} must be a number, got {type(value).__name__}: {value!r:.60}.")
     try:
         result = float(cast(Any, value))  # numbers.Number does not declare __float__
     except (TypeError, ValueError, OverflowError) as exc:
@@ -137,9 +132,7 @@ def text_value(key: str, value: Any, kind: str, limit: int) -> str:
     if "\x00" in text:
         raise InvalidInputError(f"{kind} {key!r} value contains a NUL character.")
     if len(text) > limit:
-        logger.warning(
-            "%s %r value is %d characters long; truncated to the limit of %d.", kind, key, len(text), limit
-        )
+        logger.warning("%s %r value is %d characters long; truncated to the limit of %d.", kind, key, len(text), limit)
         text = text[:limit]
     return text
 

@@ -17,7 +17,9 @@ from litexp.store import FileStore
 def run_script(tmp_path, body, *, expect_code=None, send=None):
     script = "import os, signal, sys, time\nfrom litexp import R\n" + textwrap.dedent(body)
     store = str(tmp_path / "s")
-    proc = subprocess.Popen([sys.executable, "-c", script, store], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, store], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     if send is not None:
         rid = proc.stdout.readline().strip()
         proc.send_signal(send)
@@ -153,7 +155,9 @@ def test_git_capture_inside_work_tree(tmp_path, monkeypatch):
         pytest.skip("git is not installed")
     repo = tmp_path / "repo"
     repo.mkdir()
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@e")
+    env = dict(
+        os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@e"
+    )
     for cmd in (["git", "init", "-q"], ["git", "commit", "-q", "--allow-empty", "-m", "init"]):
         subprocess.run(cmd, cwd=repo, check=True, env=env)
     (repo / "changed.py").write_text("x = 1\n")

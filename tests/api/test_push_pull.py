@@ -50,7 +50,9 @@ def _view(root: Path) -> Dict[str, Any]:
                 "params": rec.list_params(),
                 "tags": {k: v for k, v in rec.list_tags().items() if k not in OWN},
                 "metrics": rec.list_metrics(),
-                "history": {k: [(p.step, p.value, p.timestamp) for p in rec.get_metric_history(k)] for k in rec.list_metrics()},
+                "history": {
+                    k: [(p.step, p.value, p.timestamp) for p in rec.get_metric_history(k)] for k in rec.list_metrics()
+                },
                 "artifacts": artifacts,
                 "pred": rec.load_object("objects/pred") if artifacts else None,
             }
@@ -113,8 +115,14 @@ def test_dry_run_says_what_would_be_copied_and_writes_nothing(tmp_path: Path) ->
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "litexp", *args], capture_output=True, text=True, cwd=cwd,
-                          env=dict(os.environ, LITEXP_SPOOL_DIR=str(cwd / "spool")), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "litexp", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(os.environ, LITEXP_SPOOL_DIR=str(cwd / "spool")),
+        timeout=120,
+    )
 
 
 def test_cli_push_prints_a_summary_and_bad_uris_exit_2(tmp_path: Path) -> None:
@@ -137,7 +145,9 @@ def test_a_second_copy_at_the_same_time_exits_cleanly(tmp_path: Path) -> None:
     env_dir = tmp_path / "spool"
     os.environ["LITEXP_SPOOL_DIR"] = str(env_dir)
     try:
-        with _one_copy_at_a_time(canonical_uri(str(tmp_path / "src")), canonical_uri(str(tmp_path / "dst")), wait=False):
+        with _one_copy_at_a_time(
+            canonical_uri(str(tmp_path / "src")), canonical_uri(str(tmp_path / "dst")), wait=False
+        ):
             second = _cli("push", "--uri", "src", "--to", "dst", cwd=tmp_path)
     finally:
         del os.environ["LITEXP_SPOOL_DIR"]
@@ -147,8 +157,11 @@ def test_a_second_copy_at_the_same_time_exits_cleanly(tmp_path: Path) -> None:
 
 def _files(root: Path) -> list:
     """Every file with its size and mtime, but the search index (which any search may refresh)."""
-    return sorted((p.relative_to(root), p.stat().st_mtime_ns, p.stat().st_size)
-                  for p in root.rglob("*") if p.is_file() and not p.name.startswith(".litexp-index"))
+    return sorted(
+        (p.relative_to(root), p.stat().st_mtime_ns, p.stat().st_size)
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.startswith(".litexp-index")
+    )
 
 
 def test_the_source_is_not_written(tmp_path: Path) -> None:
@@ -170,9 +183,14 @@ def test_on_a_terminal_a_progress_line_is_redrawn(tmp_path: Path) -> None:
     _write(tmp_path / "src", runs=2)
     leader, follower = pty.openpty()
     try:
-        done = subprocess.run([sys.executable, "-m", "litexp", "push", "--uri", "src", "--to", "dst"], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=follower, timeout=120,
-                              env=dict(os.environ, LITEXP_SPOOL_DIR=str(tmp_path / "spool")))
+        done = subprocess.run(
+            [sys.executable, "-m", "litexp", "push", "--uri", "src", "--to", "dst"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=120,
+            env=dict(os.environ, LITEXP_SPOOL_DIR=str(tmp_path / "spool")),
+        )
         os.close(follower)
         follower = -1
         seen = b""
@@ -200,8 +218,11 @@ def test_a_deleted_run_arrives_deleted_even_after_a_stop_before_the_delete(tmp_p
     R.get_exp(experiment_name="alpha", create=False).delete_recorder(recorder_id=ids["run 0"])
     _quiet_push(tmp_path / "src", tmp_path / "dst")
     dst = litexp.store.open_store("file:" + str(tmp_path / "dst"))
-    copy = next(r for r in dst.load_runs([e.experiment_id for e in dst.list_experiments()], 3)
-                if r.tags.get(SOURCE_TAG, "").endswith(ids["run 0"]))
+    copy = next(
+        r
+        for r in dst.load_runs([e.experiment_id for e in dst.list_experiments()], 3)
+        if r.tags.get(SOURCE_TAG, "").endswith(ids["run 0"])
+    )
     assert copy.lifecycle_stage == "deleted"
     dst.restore_run(copy.run_id)  # as if the push had stopped between its state tag and the delete
     again = _quiet_push(tmp_path / "src", tmp_path / "dst")

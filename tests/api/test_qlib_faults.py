@@ -81,7 +81,9 @@ def test_5_sigterm_ends_run_killed(tmp_path):
             R.log_metrics(step=1, never=1.0)
         """
     )
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "s")], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "s")], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == -15, done.stderr
     rid = done.stdout.strip()
     run = FileStore(str(tmp_path / "s")).get_run(rid)
@@ -104,7 +106,12 @@ def test_7_no_git_noise_outside_git(tmp_path):
     script = "import sys; from litexp import R\nwith R.start(experiment_name='e', uri=sys.argv[1]): pass\n"
     env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(tmp_path))
     done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "s")], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60
+        [sys.executable, "-c", script, str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""

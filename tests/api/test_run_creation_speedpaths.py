@@ -25,7 +25,9 @@ ENV = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTE
 
 def git(repo, *args):
     env = dict(ENV, **capture._GIT_ENV)
-    return subprocess.run(("git",) + args, cwd=repo, env=env, check=True, capture_output=True).stdout.decode("utf-8", "replace")
+    return subprocess.run(("git",) + args, cwd=repo, env=env, check=True, capture_output=True).stdout.decode(
+        "utf-8", "replace"
+    )
 
 
 def write(path, text, mode="w"):
@@ -99,15 +101,21 @@ def test_unchanged_tree_is_not_asked_again(R, repo, git_calls, reuse_at_once):
 
 
 @needs_git
-@pytest.mark.parametrize("change, shows", [
-    (lambda r: write(r / "model" / "net.py", "layers = 3\n"), ("code_diff.txt", "layers = 3")),
-    (lambda r: write(r / "notes.txt", "new\n"), ("code_status.txt", "notes.txt")),
-    (lambda r: (r / "model" / "data").mkdir() or write(r / "model" / "data" / "x.csv", "1\n"), ("code_status.txt", "model/data/")),
-    (lambda r: write(r / "model" / ".gitignore", "*.py\n"), ("code_status.txt", "model/.gitignore")),
-    (lambda r: git(r, "rm", "-q", "--cached", "train.py"), ("code_cached.txt", "deleted file")),
-    (lambda r: os.chmod(r / "train.py", 0o755), ("code_diff.txt", "new mode 100755")),
-    (lambda r: git(r, "checkout", "-q", "-b", "other"), ("code_status.txt", "On branch other")),
-])
+@pytest.mark.parametrize(
+    "change, shows",
+    [
+        (lambda r: write(r / "model" / "net.py", "layers = 3\n"), ("code_diff.txt", "layers = 3")),
+        (lambda r: write(r / "notes.txt", "new\n"), ("code_status.txt", "notes.txt")),
+        (
+            lambda r: (r / "model" / "data").mkdir() or write(r / "model" / "data" / "x.csv", "1\n"),
+            ("code_status.txt", "model/data/"),
+        ),
+        (lambda r: write(r / "model" / ".gitignore", "*.py\n"), ("code_status.txt", "model/.gitignore")),
+        (lambda r: git(r, "rm", "-q", "--cached", "train.py"), ("code_cached.txt", "deleted file")),
+        (lambda r: os.chmod(r / "train.py", 0o755), ("code_diff.txt", "new mode 100755")),
+        (lambda r: git(r, "checkout", "-q", "-b", "other"), ("code_status.txt", "On branch other")),
+    ],
+)
 def test_a_change_between_runs_is_recorded(R, repo, git_calls, reuse_at_once, change, shows):
     recorded(R, repo)
     change(repo)
@@ -170,11 +178,15 @@ def test_a_repository_without_commits(R, tmp_path, monkeypatch):
 @needs_git
 def test_git_files_of_an_experiment_with_artifacts_elsewhere(R, repo, tmp_path):
     exp = R.get_exp(experiment_name="e")
-    meta = os.path.join(R.get_uri()[len("file:"):], exp.id, "meta.yaml")
+    meta = os.path.join(R.get_uri()[len("file:") :], exp.id, "meta.yaml")
     elsewhere = tmp_path / "artifacts"
-    text = open(meta).read().replace(
-        next(line for line in open(meta) if line.startswith("artifact_location:")),
-        f"artifact_location: {elsewhere.as_uri()}\n",
+    text = (
+        open(meta)
+        .read()
+        .replace(
+            next(line for line in open(meta) if line.startswith("artifact_location:")),
+            f"artifact_location: {elsewhere.as_uri()}\n",
+        )
     )
     write(meta, text)
     files, expected, _ = recorded(R, repo)
@@ -188,10 +200,21 @@ def test_run_folder_outside_git(R):
         R.log_params(a=1)
         R.log_metrics(m=1.0)
         run_dir = rec.get_local_dir()
-        assert sorted(os.listdir(run_dir)) == [".litexp-heartbeat", "artifacts", "meta.yaml", "metrics", "params", "tags"]
+        assert sorted(os.listdir(run_dir)) == [
+            ".litexp-heartbeat",
+            "artifacts",
+            "meta.yaml",
+            "metrics",
+            "params",
+            "tags",
+        ]
     assert sorted(os.listdir(run_dir)) == ["artifacts", "meta.yaml", "metrics", "params", "tags"]
-    assert sorted(os.listdir(os.path.join(run_dir, "tags"))) == ["mlflow.runName", "mlflow.source.name",
-                                                                  "mlflow.source.type", "mlflow.user"]
+    assert sorted(os.listdir(os.path.join(run_dir, "tags"))) == [
+        "mlflow.runName",
+        "mlflow.source.name",
+        "mlflow.source.type",
+        "mlflow.user",
+    ]
     assert sorted(os.listdir(os.path.join(run_dir, "params"))) == ["a", "cmd-sys.argv"]
     assert rec.list_artifacts() == []
 
@@ -240,11 +263,11 @@ def test_files_appear_whole_without_temporary_names(tmp_path, monkeypatch, unnam
 
 def _other_process_store(R):
     """A store object of its own on R's store root: what another process sees and does."""
-    return FileStore(R.get_uri()[len("file:"):])
+    return FileStore(R.get_uri()[len("file:") :])
 
 
 def _exp_meta(R, exp_id):
-    return os.path.join(R.get_uri()[len("file:"):], exp_id, "meta.yaml")
+    return os.path.join(R.get_uri()[len("file:") :], exp_id, "meta.yaml")
 
 
 def _start_in(R, name):
@@ -334,7 +357,7 @@ def test_a_new_experiment_made_by_another_process_is_seen(R, stat_trust):
 
 def test_a_name_in_two_folders_finds_the_first_as_a_full_scan_does(R):
     exp_id = _remembered(R, "e")
-    root = R.get_uri()[len("file:"):]
+    root = R.get_uri()[len("file:") :]
     copy_id = "1" + exp_id[1:] if exp_id[0] != "1" else "2" + exp_id[1:]
     os.mkdir(os.path.join(root, copy_id))
     write(os.path.join(root, copy_id, "meta.yaml"), open(_exp_meta(R, exp_id)).read().replace(exp_id, copy_id))
@@ -347,7 +370,7 @@ def test_a_name_in_two_folders_finds_the_first_as_a_full_scan_does(R):
 def test_an_experiment_deleted_by_another_process_between_runs(R, tmp_path):
     """The same with a real second process, and runs of the first process's still-running recorder refused."""
     exp_id = _remembered(R, "e")
-    root = R.get_uri()[len("file:"):]
+    root = R.get_uri()[len("file:") :]
     code = f"from litexp.store import FileStore; FileStore({root!r}).delete_experiment({exp_id!r})"
     subprocess.run([sys.executable, "-c", code], check=True)
     with pytest.raises(ExpAlreadyExistError, match="deleted state"):
@@ -385,7 +408,12 @@ def test_metric_files_made_or_extended_by_another_store_object(tmp_path):
     store.log_batch(run.run_id, [("m", 1.0, 10, 0), ("m", 2.0, 11, 1), ("deep/m", 3.0, 12, 2)])
     other.log_batch(run.run_id, [("m", 3.0, 12, 2)])
     store.log_batch(run.run_id, [("m", 3.0, 12, 2), ("m", 4.0, 13, 3)])
-    assert [(p.value, p.step) for p in store.get_metric_history(run.run_id, "m")] == [(1.0, 0), (2.0, 1), (3.0, 2), (4.0, 3)]
+    assert [(p.value, p.step) for p in store.get_metric_history(run.run_id, "m")] == [
+        (1.0, 0),
+        (2.0, 1),
+        (3.0, 2),
+        (4.0, 3),
+    ]
     assert [p.value for p in store.get_metric_history(run.run_id, "deep/m")] == [1.0, 3.0]
     run_dir = store.local_run_dir(run.run_id)
     assert not [n for _, _, names in os.walk(run_dir) for n in names if "litexp-tmp" in n]
@@ -411,8 +439,12 @@ def test_key_clashes_are_refused_without_writing(tmp_path, kind):
     log("c")
     with pytest.raises(InvalidInputError, match="named like one of its folders"):
         log("c/d")
-    folder = os.path.join(store.local_run_dir(run.run_id), {"Metric": "metrics", "Param": "params", "Tag": "tags"}[kind])
-    assert sorted(set(os.listdir(folder)) - {"mlflow.runName"}) == ["a", "c"] and os.listdir(os.path.join(folder, "a")) == ["b"]
+    folder = os.path.join(
+        store.local_run_dir(run.run_id), {"Metric": "metrics", "Param": "params", "Tag": "tags"}[kind]
+    )
+    assert sorted(set(os.listdir(folder)) - {"mlflow.runName"}) == ["a", "c"] and os.listdir(
+        os.path.join(folder, "a")
+    ) == ["b"]
 
 
 def test_a_missing_kind_folder_is_made(tmp_path):
@@ -461,8 +493,14 @@ def test_create_run_logs_artifacts_where_the_experiment_keeps_them(tmp_path):
     exp, _ = store.get_or_create_experiment("e")
     meta = os.path.join(str(tmp_path / "s"), exp.experiment_id, "meta.yaml")
     elsewhere = tmp_path / "elsewhere"
-    text = open(meta).read().replace(
-        next(line for line in open(meta) if line.startswith("artifact_location:")), f"artifact_location: {elsewhere.as_uri()}\n")
+    text = (
+        open(meta)
+        .read()
+        .replace(
+            next(line for line in open(meta) if line.startswith("artifact_location:")),
+            f"artifact_location: {elsewhere.as_uri()}\n",
+        )
+    )
     write(meta, text)
     run = store.create_run(exp.experiment_id, "r", "u", 0, artifacts={"a.txt": b"one"})
     assert open(elsewhere / run.run_id / "artifacts" / "a.txt", "rb").read() == b"one"
@@ -478,8 +516,17 @@ def test_rest_store_uploads_the_artifacts_of_a_new_run_once_it_exists(monkeypatc
     def call(endpoint, body, method="POST"):
         calls.append(endpoint)
         if endpoint == "runs/create":
-            return {"run": {"info": {"run_id": "r" * 32, "experiment_id": body["experiment_id"], "status": "RUNNING",
-                                     "artifact_uri": "mlflow-artifacts:/x", "lifecycle_stage": "active"}}}
+            return {
+                "run": {
+                    "info": {
+                        "run_id": "r" * 32,
+                        "experiment_id": body["experiment_id"],
+                        "status": "RUNNING",
+                        "artifact_uri": "mlflow-artifacts:/x",
+                        "lifecycle_stage": "active",
+                    }
+                }
+            }
         return {}
 
     uploaded = {}

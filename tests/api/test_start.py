@@ -36,7 +36,7 @@ def test_exception_marks_failed_and_reraises(R):
     with pytest.raises(ZeroDivisionError):
         with R.start(experiment_name="e"):
             holder["id"] = R.get_recorder().id
-            1 / 0
+            raise ZeroDivisionError("inside the run")
     assert run_of(R, holder["id"]).status == "FAILED"
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-
 from interop_support import (
     CORPUS,
     READER_VERSIONS,
@@ -255,7 +254,9 @@ def test_recorders_report_what_mlflow_reports(corpus: Corpus, R: QlibRecorder) -
         assert rec.list_artifacts() == top
         for path, is_dir, _ in run["artifacts"]:
             if is_dir:
-                children = [p for p, _, _ in run["artifacts"] if p.startswith(path + "/") and "/" not in p[len(path) + 1:]]
+                children = [
+                    p for p, _, _ in run["artifacts"] if p.startswith(path + "/") and "/" not in p[len(path) + 1 :]
+                ]
                 assert rec.list_artifacts(path) == children
         assert Path(rec.get_local_dir()) == corpus.root / info["experiment_id"] / info["run_id"]
 

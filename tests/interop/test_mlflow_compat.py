@@ -13,11 +13,8 @@ from pathlib import Path
 from optional_support import requires
 
 mlflow = requires("mlflow", "these tests compare litexp with MLflow's own code")
-import pytest
-from mlflow.entities import ViewType as MlflowViewType
-from mlflow.tracking import MlflowClient
-
 import compat_support as cs
+import pytest
 from compat_support import (
     DEFAULT_NAME,
     DOOMED,
@@ -31,6 +28,9 @@ from compat_support import (
     points,
     sql_float,
 )
+from mlflow.entities import ViewType as MlflowViewType
+from mlflow.tracking import MlflowClient
+
 from litexp import FileExpManager, QlibRecorder, Recorder
 from litexp.store import FileStore, ViewType
 
@@ -313,7 +313,17 @@ def test_litexp_special_metric_values_reach_mlflow(lx, lx_client):
     extremes = [float_key(m.value) for m in lx_client.get_metric_history(run_id, "extremes")]
     assert extremes[:5] == ["1e+308", "5e-324", "-0.0", "0.30000000000000004", "1.2345678901234568e+17"]
     assert [m.step for m in lx_client.get_metric_history(run_id, "extremes")][-2:] == [-5, 2**40]
-    for key in ("train/loss", "val.ic", "with space", "ic:rank", "top-k", "a/b.c d:e-f", "x/y/z", "ünï_métrïc", "m" * 200):
+    for key in (
+        "train/loss",
+        "val.ic",
+        "with space",
+        "ic:rank",
+        "top-k",
+        "a/b.c d:e-f",
+        "x/y/z",
+        "ünï_métrïc",
+        "m" * 200,
+    ):
         assert key in latest
     tags = lx_client.get_run(run_id).data.tags
     assert "temporary" not in tags and tags["long"] == "y" * 8000
@@ -363,9 +373,7 @@ def test_litexp_statuses_read_by_mlflow(lx, lx_client):
             seen[run.info.run_id] = (run.info.status, run.info.lifecycle_stage)
     assert seen == {r.run_id: (r.status, stage(r.deleted)) for r in lx.runs.values()}
     assert {s for s, _ in seen.values()} == set(cs.RUN_STATUSES)
-    running = lx_client.search_runs(
-        [lx.experiments[MAIN].experiment_id], filter_string="attributes.status = 'RUNNING'"
-    )
+    running = lx_client.search_runs([lx.experiments[MAIN].experiment_id], filter_string="attributes.status = 'RUNNING'")
     assert run_ids(running) == sorted([lx.runs["running-exp"].run_id, lx.runs["running-bare"].run_id])
 
 
@@ -480,7 +488,10 @@ def test_migrated_runs_equal_file_store(lx, migrated):
                 k: float_key(sql_float(v)) for k, v in want.data.metrics.items()
             }
             for key in want.data.metrics:
-                norm = lambda hist: sorted((float_key(sql_float(m.value)), m.timestamp, m.step) for m in hist)
+
+                def norm(hist: list) -> list:
+                    return sorted((float_key(sql_float(m.value)), m.timestamp, m.step) for m in hist)
+
                 assert norm(sql.get_metric_history(run_id, key)) == norm(files.get_metric_history(run_id, key)), key
             checked += 1
     assert checked == len(lx.runs)
@@ -642,7 +653,10 @@ def test_mlflow_experiments_read_by_litexp(mf, mf_client, mf_store):
     seen = {e.experiment_id: exp_fields(e) for e in mf_client.search_experiments(view_type=MlflowViewType.ALL)}
     mine = {r.experiment_id: exp_fields(r) for r in mf_store.list_experiments(ViewType.ALL)}
     assert mine == seen
-    for view, mlflow_view in ((ViewType.ACTIVE_ONLY, MlflowViewType.ACTIVE_ONLY), (ViewType.DELETED_ONLY, MlflowViewType.DELETED_ONLY)):
+    for view, mlflow_view in (
+        (ViewType.ACTIVE_ONLY, MlflowViewType.ACTIVE_ONLY),
+        (ViewType.DELETED_ONLY, MlflowViewType.DELETED_ONLY),
+    ):
         assert sorted(r.experiment_id for r in mf_store.list_experiments(view)) == sorted(
             e.experiment_id for e in mf_client.search_experiments(view_type=mlflow_view)
         )
@@ -765,7 +779,9 @@ def test_R_loads_objects_and_artifacts_logged_by_mlflow(mf, mf_client, mf_R, tmp
     for path, content in spec.files.items():
         assert everything[path] == content, path
     assert recorder.list_artifacts("nested") == ["nested/deep"]
-    assert sorted(recorder.list_artifacts("dir")) == sorted(f.path for f in mf_client.list_artifacts(spec.run_id, "dir"))
+    assert sorted(recorder.list_artifacts("dir")) == sorted(
+        f.path for f in mf_client.list_artifacts(spec.run_id, "dir")
+    )
 
 
 def test_R_hides_deleted_mlflow_runs_and_experiments(mf, mf_R):

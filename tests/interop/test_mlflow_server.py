@@ -18,7 +18,6 @@ from optional_support import requires
 
 mlflow = requires("mlflow", "these tests run a real `mlflow server` on litexp's store")  # noqa: F841
 import pytest
-
 from interop_support import (
     LitexpStore,
     api_url,

@@ -19,7 +19,6 @@ from optional_support import requires
 
 mlflow = requires("mlflow", "these tests open MLflow's UI on litexp's store")
 import pytest
-
 from interop_support import LitexpStore, mlflow_server, write_litexp_store
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
@@ -52,10 +51,22 @@ def render(url: str, out_dir: Path, name: str, must_show: Tuple[str, ...]) -> st
     for budget in BUDGETS_MS:
         profile = out_dir / f"{name}-profile-{budget}"
         command = [
-            chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1600,1000",
-            f"--virtual-time-budget={budget}", f"--screenshot={out_dir / (name + '.png')}", "--dump-dom", url,
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--window-size=1600,1000",
+            f"--virtual-time-budget={budget}",
+            f"--screenshot={out_dir / (name + '.png')}",
+            "--dump-dom",
+            url,
         ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT, stdin=subprocess.DEVNULL)
         shutil.rmtree(profile, ignore_errors=True)
@@ -84,7 +95,13 @@ def _run_url(server: str, lx: LitexpStore, name: str) -> str:
 
 
 TOP_LEVEL_RUNS = (
-    "parent run", "failed run", "killed run", "scheduled run", "renamed run, new name", "resumed run", "running run",
+    "parent run",
+    "failed run",
+    "killed run",
+    "scheduled run",
+    "renamed run, new name",
+    "resumed run",
+    "running run",
 )
 
 

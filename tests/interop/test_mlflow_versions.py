@@ -24,7 +24,6 @@ from optional_support import requires
 
 mlflow = requires("mlflow", "these tests read litexp's store with MLflow's clients")
 import pytest
-
 from interop_support import (
     READER_VERSIONS,
     TOOLS,
@@ -52,7 +51,15 @@ def _make_venv(cache: Path, version: str) -> Tuple[str, str]:
         shutil.rmtree(venv)
     steps = [
         [sys.executable, "-m", "venv", str(venv)],
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", READER_PACKAGE.format(version=version)],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            READER_PACKAGE.format(version=version),
+        ],
         [str(python), "-c", f"import mlflow, sys; sys.exit(mlflow.__version__ != {version!r})"],
     ]
     for step in steps:
@@ -98,7 +105,11 @@ def dump_with(python: str, root: Path, out: Path) -> Dict[str, Any]:
     """What the MLflow installed for ``python`` reports about the store at ``root``."""
     done = subprocess.run(
         [python, str(TOOLS / "mlflow_dump.py"), str(root), str(out)],
-        capture_output=True, text=True, timeout=DUMP_TIMEOUT, env=mlflow_env(), cwd=str(out.parent),
+        capture_output=True,
+        text=True,
+        timeout=DUMP_TIMEOUT,
+        env=mlflow_env(),
+        cwd=str(out.parent),
     )
     assert done.returncode == 0, f"the MLflow reader failed:\n{done.stderr[-4000:]}"
     return json.loads(out.read_text(encoding="utf-8"))
@@ -139,7 +150,9 @@ def test_run_data_read_alike(reading: Tuple[str, Dict[str, Any]], lx_view: Dict[
     assert problems == []
 
 
-def test_artifacts_of_a_deleted_experiment(reading: Tuple[str, Dict[str, Any]], lx: LitexpStore, lx_view: Dict[str, Any]) -> None:
+def test_artifacts_of_a_deleted_experiment(
+    reading: Tuple[str, Dict[str, Any]], lx: LitexpStore, lx_view: Dict[str, Any]
+) -> None:
     """MLflow lists nothing for a run of a deleted experiment (the artifact_uri names the
     folder before the move to .trash); litexp lists the run folder. A documented difference."""
     run_id = lx.runs["run of deleted experiment"]
@@ -189,6 +202,8 @@ def test_special_values(reading: Tuple[str, Dict[str, Any]], lx: LitexpStore) ->
     assert "temporary" not in parent["tags"]
     assert parent["metrics"]["numpy/f32"] == 0.5 and parent["metrics"]["numpy/i64"] == 7.0
     paths = [p for p, _, _ in parent["artifacts"]]
-    assert {"objects/nested/model", "single/file/summary.txt", "copied/detail.txt", "report/sub/detail.txt"} <= set(paths)
+    assert {"objects/nested/model", "single/file/summary.txt", "copied/detail.txt", "report/sub/detail.txt"} <= set(
+        paths
+    )
     (renamed,) = [r for r in reading[1]["runs"] if r["info"]["run_id"] == lx.runs["renamed run"]]
     assert renamed["info"]["run_name"] == "renamed run, new name"

@@ -21,9 +21,8 @@ mlflow = requires("mlflow", "MLflow's client reads the store after every step") 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from mlflow.tracking import MlflowClient
-
 from interop_support import diff_views, known_differences, litexp_view, mlflow_dump
+from mlflow.tracking import MlflowClient
 
 from litexp import ExpAlreadyExistError, FileExpManager, QlibRecorder
 

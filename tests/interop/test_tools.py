@@ -28,7 +28,11 @@ def _env() -> Dict[str, str]:
 def _generate(out: Path, *extra: str) -> Dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, str(TOOLS / "generate_store.py"), "--out", str(out), *extra],
-        capture_output=True, text=True, env=_env(), timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        check=True,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -55,8 +59,8 @@ def test_generated_store_reads_the_same_in_mlflow_and_litexp(tmp_path: Path) -> 
     from mlflow.entities import ViewType as MlflowViewType
     from mlflow.tracking import MlflowClient
 
-    from litexp.store.file import FileStore
     from litexp.records import ViewType
+    from litexp.store.file import FileStore
 
     root = tmp_path / "mlruns"
     summary = _generate(root, *SIZES)
@@ -80,9 +84,23 @@ def test_generated_store_reads_the_same_in_mlflow_and_litexp(tmp_path: Path) -> 
     for run_id, ml in ml_runs.items():
         lit = lit_runs[run_id]
         info = ml.info
-        assert (lit.run_name, lit.status, lit.start_time, lit.end_time, lit.user_id, lit.artifact_uri,
-                lit.lifecycle_stage) == (info.run_name, info.status, info.start_time, info.end_time, info.user_id,
-                                         info.artifact_uri, info.lifecycle_stage)
+        assert (
+            lit.run_name,
+            lit.status,
+            lit.start_time,
+            lit.end_time,
+            lit.user_id,
+            lit.artifact_uri,
+            lit.lifecycle_stage,
+        ) == (
+            info.run_name,
+            info.status,
+            info.start_time,
+            info.end_time,
+            info.user_id,
+            info.artifact_uri,
+            info.lifecycle_stage,
+        )
         assert lit.params == ml.data.params and set(lit.params) == {"p0", "p1"}
         assert lit.tags == ml.data.tags and {"t0", "t1", "mlflow.runName", "mlflow.user"} <= set(lit.tags)
         assert set(lit.metrics) == set(ml.data.metrics) == {"m0", "m1", "m2"}
@@ -117,13 +135,36 @@ def test_generated_store_is_deterministic(tmp_path: Path) -> None:
 def test_bench_quick_prints_the_table(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     args = [
-        "--quick", "--skip-mlflow", "--repeats", "1", "--warm-repeats", "1", "--import-repeats", "1",
-        "--search-runs", "20", "--log-calls", "100", "--churn-runs", "3", "--long-runs", "5", "--long-steps", "20",
-        "--workdir", str(tmp_path / "work"), "--json", str(out),
+        "--quick",
+        "--skip-mlflow",
+        "--repeats",
+        "1",
+        "--warm-repeats",
+        "1",
+        "--import-repeats",
+        "1",
+        "--search-runs",
+        "20",
+        "--log-calls",
+        "100",
+        "--churn-runs",
+        "3",
+        "--long-runs",
+        "5",
+        "--long-steps",
+        "20",
+        "--workdir",
+        str(tmp_path / "work"),
+        "--json",
+        str(out),
     ]
     proc = subprocess.run(
         [sys.executable, str(TOOLS / "bench.py"), *args],
-        capture_output=True, text=True, env=_env(), cwd=str(tmp_path), timeout=300,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=str(tmp_path),
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout

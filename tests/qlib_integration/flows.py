@@ -97,8 +97,16 @@ PORT_ANALYSIS = {
     },
 }
 RECORDS = [
-    {"class": "SignalRecord", "module_path": "qlib.workflow.record_temp", "kwargs": {"model": "<MODEL>", "dataset": "<DATASET>"}},
-    {"class": "SigAnaRecord", "module_path": "qlib.workflow.record_temp", "kwargs": {"ana_long_short": False, "ann_scaler": 252}},
+    {
+        "class": "SignalRecord",
+        "module_path": "qlib.workflow.record_temp",
+        "kwargs": {"model": "<MODEL>", "dataset": "<DATASET>"},
+    },
+    {
+        "class": "SigAnaRecord",
+        "module_path": "qlib.workflow.record_temp",
+        "kwargs": {"ana_long_short": False, "ann_scaler": 252},
+    },
     {"class": "PortAnaRecord", "module_path": "qlib.workflow.record_temp", "kwargs": {"config": PORT_ANALYSIS}},
 ]
 
@@ -106,8 +114,16 @@ RECORDS = [
 def exp_manager_config(manager: str, uri: str) -> Dict[str, Any]:
     """The only thing that differs between the two runs of a flow."""
     if manager == "litexp":
-        return {"class": "FileExpManager", "module_path": "litexp", "kwargs": {"uri": uri, "default_exp_name": "Experiment"}}
-    return {"class": "MLflowExpManager", "module_path": "qlib.workflow.expm", "kwargs": {"uri": uri, "default_exp_name": "Experiment"}}
+        return {
+            "class": "FileExpManager",
+            "module_path": "litexp",
+            "kwargs": {"uri": uri, "default_exp_name": "Experiment"},
+        }
+    return {
+        "class": "MLflowExpManager",
+        "module_path": "qlib.workflow.expm",
+        "kwargs": {"uri": uri, "default_exp_name": "Experiment"},
+    }
 
 
 #: ``--uri``: the tracking URI of the flow (default: ``file:<work>/mlruns``).
@@ -121,7 +137,9 @@ def tracking_uri(work: Path) -> str:
 def init_qlib(manager: str, data: Path, work: Path) -> None:
     import qlib
 
-    qlib.init(provider_uri=str(data), region="cn", kernels=1, exp_manager=exp_manager_config(manager, tracking_uri(work)))
+    qlib.init(
+        provider_uri=str(data), region="cn", kernels=1, exp_manager=exp_manager_config(manager, tracking_uri(work))
+    )
 
 
 # ------------------------------------------------------------------- summaries
@@ -253,7 +271,9 @@ def qrun_command() -> List[str]:
 def flow_qrun(args: argparse.Namespace) -> Dict[str, Any]:
     """The ``qrun`` command on a YAML workflow whose ``qlib_init`` names the manager."""
     config = args.work / "workflow_config.yaml"
-    config.write_text(yaml.safe_dump(qrun_config(args.manager, args.data, args.work), sort_keys=False), encoding="utf-8")
+    config.write_text(
+        yaml.safe_dump(qrun_config(args.manager, args.data, args.work), sort_keys=False), encoding="utf-8"
+    )
     proc = subprocess.run(qrun_command() + [str(config)], cwd=args.work, capture_output=True, text=True)
     (args.work / "qrun.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     if proc.returncode != 0:
@@ -294,7 +314,9 @@ def flow_rolling(args: argparse.Namespace) -> Dict[str, Any]:
     seen["train_status"] = [r.list_tags().get(TrainerR.STATUS_KEY) for r in recs]
 
     def collect(experiment: Any, **kwargs: Any) -> Dict[str, Any]:
-        collector = RecorderCollector(experiment=experiment, process_list=RollingGroup(), rec_key_func=_rolling_key, **kwargs)
+        collector = RecorderCollector(
+            experiment=experiment, process_list=RollingGroup(), rec_key_func=_rolling_key, **kwargs
+        )
         return {k: {str(g): v for g, v in d.items()} for k, d in collector().items()}
 
     by_name = collect(exp_name, artifacts_key=["pred"])
@@ -304,11 +326,16 @@ def flow_rolling(args: argparse.Namespace) -> Dict[str, Any]:
     seen["collected"] = by_name
     seen["collect_same"] = [
         sorted(by_name) == sorted(by_object) == sorted(by_callable),
-        all(by_name["pred"][g].equals(by_object["pred"][g]) and by_name["pred"][g].equals(by_callable["pred"][g]) for g in by_name["pred"]),
+        all(
+            by_name["pred"][g].equals(by_object["pred"][g]) and by_name["pred"][g].equals(by_callable["pred"][g])
+            for g in by_name["pred"]
+        ),
     ]
     seen["collect_missing_keys"] = sorted(with_missing)
     try:
-        RecorderCollector(experiment=exp_name, artifacts_path={"missing": "no_such_artifact.pkl"}).collect(only_exist=False)
+        RecorderCollector(experiment=exp_name, artifacts_path={"missing": "no_such_artifact.pkl"}).collect(
+            only_exist=False
+        )
         seen["collect_missing_strict"] = None
     except LoadObjectError as exc:
         seen["collect_missing_strict"] = type(exc).__name__
@@ -319,7 +346,10 @@ def flow_rolling(args: argparse.Namespace) -> Dict[str, Any]:
     seen["online_tags"] = [tool.get_online_tag(r) for r in recs]
     seen["online_models"] = [r.id == first.id for r in tool.online_models()]
     tool.set_online_tag(OnlineToolR.ONLINE_TAG, recs[-1])  # one recorder, not a list
-    seen["set_tag"] = [len(tool.online_models()), tool.get_online_tag(R.get_recorder(recorder_id=recs[-1].id, experiment_name=exp_name))]
+    seen["set_tag"] = [
+        len(tool.online_models()),
+        tool.get_online_tag(R.get_recorder(recorder_id=recs[-1].id, experiment_name=exp_name)),
+    ]
     tool.set_online_tag(OnlineToolR.OFFLINE_TAG, [recs[-1]])
     before = first.load_object("pred.pkl")
     tool.update_online_pred()

@@ -108,10 +108,20 @@ def make_qlib_data(
         c = close[:, j]
         change = np.full(n_days, np.nan)
         change[start + 1 :] = c[start + 1 :] / c[start:-1] - 1.0
-        dump(code, start, {
-            "open": open_[:, j], "close": c, "high": high[:, j], "low": low[:, j],
-            "volume": volume[:, j], "vwap": vwap[:, j], "factor": np.ones(n_days), "change": change,
-        })
+        dump(
+            code,
+            start,
+            {
+                "open": open_[:, j],
+                "close": c,
+                "high": high[:, j],
+                "low": low[:, j],
+                "volume": volume[:, j],
+                "vwap": vwap[:, j],
+                "factor": np.ones(n_days),
+                "change": change,
+            },
+        )
 
     # benchmark: equal-weight index of the stocks listed on each day
     listed = np.arange(n_days)[:, None] >= np.asarray(starts)[None, :]
@@ -121,12 +131,20 @@ def make_qlib_data(
     b_close = 1000.0 * np.cumprod(1.0 + bench_ret)
     b_prev = np.concatenate([[1000.0], b_close[:-1]])
     b_change = np.concatenate([[np.nan], b_close[1:] / b_close[:-1] - 1.0])
-    dump(benchmark, 0, {
-        "open": b_prev, "close": b_close,
-        "high": np.maximum(b_prev, b_close), "low": np.minimum(b_prev, b_close),
-        "volume": listed.sum(axis=1) * 1e8, "vwap": (b_prev + b_close) / 2.0,
-        "factor": np.ones(n_days), "change": b_change,
-    })
+    dump(
+        benchmark,
+        0,
+        {
+            "open": b_prev,
+            "close": b_close,
+            "high": np.maximum(b_prev, b_close),
+            "low": np.minimum(b_prev, b_close),
+            "volume": listed.sum(axis=1) * 1e8,
+            "vwap": (b_prev + b_close) / 2.0,
+            "factor": np.ones(n_days),
+            "change": b_change,
+        },
+    )
     return root
 
 

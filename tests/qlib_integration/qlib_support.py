@@ -61,11 +61,26 @@ def run_python(code: str, cwd: Path, timeout: float = 300) -> Any:
     return json.loads(lines[-1]) if lines else None
 
 
-def run_flow(flow: str, manager: str, data: Path, work: Path, *args: str, timeout: float = FLOW_TIMEOUT) -> Dict[str, Any]:
+def run_flow(
+    flow: str, manager: str, data: Path, work: Path, *args: str, timeout: float = FLOW_TIMEOUT
+) -> Dict[str, Any]:
     """Run one flow of ``flows.py`` under ``manager`` ("litexp" or "mlflow") in ``work``; return its summary."""
     work.mkdir(parents=True, exist_ok=True)
     out = work / f"{flow}.pkl"
-    cmd = [sys.executable, str(FLOWS), flow, "--manager", manager, "--data", str(data), "--work", str(work), "--out", str(out), *args]
+    cmd = [
+        sys.executable,
+        str(FLOWS),
+        flow,
+        "--manager",
+        manager,
+        "--data",
+        str(data),
+        "--work",
+        str(work),
+        "--out",
+        str(out),
+        *args,
+    ]
     proc = subprocess.run(cmd, cwd=work, env=qlib_env(), capture_output=True, text=True, timeout=timeout)
     (work / f"{flow}.log").write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
     if proc.returncode != 0:

@@ -240,7 +240,9 @@ with R.start(experiment_name="job"):
 """,
         encoding="utf-8",
     )
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=qlib_env(), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=qlib_env(), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == -signal.SIGTERM, proc.stderr[-3000:]
     run_id = proc.stdout.split()[-1]
     from litexp.store import FileStore

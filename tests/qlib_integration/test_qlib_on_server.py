@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
 from qlib_support import Flows, run_flow
 from server_support import MlflowServer, mlflow_client, sqlite_server
 from test_qlib_workflows import ADAPTER, WORKFLOW_ARTIFACTS, only_recorder, store_differences
@@ -23,8 +22,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
         yield running
 
 
-def test_workflow_by_code_on_a_server_matches_the_file_store(flows: Flows, qlib_data: Path, server: Any,
-                                                             tmp_path: Path) -> None:
+def test_workflow_by_code_on_a_server_matches_the_file_store(
+    flows: Flows, qlib_data: Path, server: Any, tmp_path: Path
+) -> None:
     on_file, _ = flows("workflow", "litexp")
     on_server = run_flow("workflow", "litexp", qlib_data, tmp_path / "work", "--uri", server.url)
     assert on_server["manager_class"] == ADAPTER

@@ -35,7 +35,6 @@ WORKFLOW_ARTIFACTS = [
 ]
 
 
-
 # ----------------------------------------------------------------- comparing
 def same(a: Any, b: Any) -> bool:
     if isinstance(a, (pd.DataFrame, pd.Series)):
@@ -47,7 +46,9 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def store_differences(litexp_store: Dict[str, List[Dict[str, Any]]], mlflow_store: Dict[str, List[Dict[str, Any]]]) -> List[str]:
+def store_differences(
+    litexp_store: Dict[str, List[Dict[str, Any]]], mlflow_store: Dict[str, List[Dict[str, Any]]]
+) -> List[str]:
     """Every difference between two stores' summaries except run ids."""
     problems = []
     if sorted(litexp_store) != sorted(mlflow_store):

@@ -124,7 +124,8 @@ def missing_prerequisites() -> List[str]:
 
 def prerequisites_message(missing: Sequence[str]) -> str:
     return (
-        "sshfs network-file-system tests need: " + "; ".join(missing)
+        "sshfs network-file-system tests need: "
+        + "; ".join(missing)
         + f". Install with: apt-get install -y {' '.join(APT_PACKAGES)}"
     )
 
@@ -146,8 +147,12 @@ def require_prerequisites() -> None:
 def _run(cmd: Sequence[str], timeout: float = 20.0) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(
-            list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, timeout=timeout,
+            list(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired as exc:
         out = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else (exc.output or "")
@@ -345,7 +350,10 @@ class SshfsPair:
         return Mounts(self.export, self.mount_a, self.mount_b)
 
     def _make_keys(self) -> None:
-        for path, comment in ((self.key, "litexp-test-client"), (os.path.join(self.dir, "ssh_host_ed25519_key"), "litexp-test-host")):
+        for path, comment in (
+            (self.key, "litexp-test-client"),
+            (os.path.join(self.dir, "ssh_host_ed25519_key"), "litexp-test-host"),
+        ):
             result = _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path])
             if result.returncode != 0:
                 raise NetFSError(f"ssh-keygen failed ({result.returncode}): {result.stdout}")
@@ -389,7 +397,10 @@ class SshfsPair:
             log = open(self.sshd_log, "ab")
             try:
                 self.sshd = subprocess.Popen(
-                    [sshd, "-D", "-e", "-f", config], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                    [sshd, "-D", "-e", "-f", config],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
                     start_new_session=True,
                 )
             finally:
@@ -532,7 +543,9 @@ def reap_leftovers(base_dir: Optional[str] = None) -> List[str]:
 
 
 @contextlib.contextmanager
-def sshfs_mounts(base_dir: Optional[str] = None, timeout: float = 30.0, keep: Optional[bool] = None) -> Iterator[Mounts]:
+def sshfs_mounts(
+    base_dir: Optional[str] = None, timeout: float = 30.0, keep: Optional[bool] = None
+) -> Iterator[Mounts]:
     """Yield ``(export_dir, mount_a, mount_b)``: one folder, two sshfs clients of it.
 
     Raises :class:`NetFSError` when sshd or sshfs cannot be started; everything is
@@ -551,6 +564,18 @@ def sshfs_mounts(base_dir: Optional[str] = None, timeout: float = 30.0, keep: Op
 
 
 __all__ = [
-    "APT_PACKAGES", "CACHE_TIMEOUT", "Mounts", "NetFSError", "SSHFS_CACHE_OPTIONS", "SshfsPair", "find_fusermount",
-    "find_sshd", "missing_prerequisites", "mounted", "reap_leftovers", "require_prerequisites", "sshfs_mounts", "unmount",
+    "APT_PACKAGES",
+    "CACHE_TIMEOUT",
+    "Mounts",
+    "NetFSError",
+    "SSHFS_CACHE_OPTIONS",
+    "SshfsPair",
+    "find_fusermount",
+    "find_sshd",
+    "missing_prerequisites",
+    "mounted",
+    "reap_leftovers",
+    "require_prerequisites",
+    "sshfs_mounts",
+    "unmount",
 ]

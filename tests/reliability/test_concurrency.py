@@ -83,8 +83,7 @@ def test_concurrent_appends_to_one_run_never_interleave(tmp_path):
         """
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "mlruns"), run.run_id, str(w)])
-        for w in range(4)
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "mlruns"), run.run_id, str(w)]) for w in range(4)
     ]
     for p in procs:
         assert p.wait(timeout=120) == 0

@@ -24,7 +24,6 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 import yaml
-
 from netfs_support import CACHE_TIMEOUT, mounted, require_prerequisites, sshfs_mounts
 
 PROCESS_TIMEOUT = 240.0  # seconds for one group of worker processes, start to end
@@ -245,7 +244,10 @@ def run_workers(worker_dir, jobs: List[Dict[str, Any]], barrier: bool = True) ->
         out, err = open(cwd / "stdout", "w+"), open(cwd / "stderr", "w+")
         proc = subprocess.Popen(
             [sys.executable, str(worker_dir / "worker.py"), json.dumps(job)],
-            cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
         )
         started.append((job, proc, out, err))
     deadline = time.monotonic() + PROCESS_TIMEOUT
@@ -317,7 +319,14 @@ def test_existing_store_16_processes_through_both_mounts(netfs, worker_dir):
     with R.start(experiment_name="setup"):
         R.log_metrics(step=0, loss=0.0)
     jobs = [
-        {"mode": "log_run", "worker": f"{m}{i}", "mount": m, "root": store.via(m), "experiment": "shared", "points": 200}
+        {
+            "mode": "log_run",
+            "worker": f"{m}{i}",
+            "mount": m,
+            "root": store.via(m),
+            "experiment": "shared",
+            "points": 200,
+        }
         for m in ("a", "b")
         for i in range(8)
     ]
@@ -368,14 +377,23 @@ def test_fresh_store_race_through_both_mounts(netfs, worker_dir):
         store = Store(netfs, f"fresh{round_no}", make_parent=round_no % 2 == 0)
         assert not os.path.exists(store.export)
         jobs = [
-            {"mode": "log_run", "worker": f"{m}{i}", "mount": m, "root": store.via(m), "experiment": "fresh", "points": 5}
+            {
+                "mode": "log_run",
+                "worker": f"{m}{i}",
+                "mount": m,
+                "root": store.via(m),
+                "experiment": "fresh",
+                "points": 5,
+            }
             for m in ("a", "b")
             for i in range(3)
         ]
         outcomes = run_workers(worker_dir, jobs)
         bad = [o for o in outcomes if o.code != 0 or o.raw_traceback]
         if bad:
-            failures.append(f"round {round_no}: {len(bad)} of 6 workers failed:\n  " + "\n  ".join(o.describe() for o in bad))
+            failures.append(
+                f"round {round_no}: {len(bad)} of 6 workers failed:\n  " + "\n  ".join(o.describe() for o in bad)
+            )
             continue
         fresh = experiments_named(store.export, "fresh")
         if len(fresh) != 1:
@@ -411,18 +429,28 @@ def test_run_created_through_a_is_found_by_id_through_b(netfs, worker_dir):
         here = f"round {round_no} ({'existing' if name == 'lookup' else 'new'} experiment {name!r} = {eid}, run {rid})"
         known = name == "lookup"
         ways = [
-            ("R.get_recorder(experiment_id)", lambda: R_b.get_recorder(recorder_id=rid, experiment_id=eid)),
+            (
+                "R.get_recorder(experiment_id)",
+                lambda rid=rid, eid=eid: R_b.get_recorder(recorder_id=rid, experiment_id=eid),
+            ),
             (
                 "Experiment(id).get_recorder",
-                lambda: R_b.get_exp(experiment_id=eid, create=False).get_recorder(recorder_id=rid, create=False),
+                lambda rid=rid, eid=eid: R_b.get_exp(experiment_id=eid, create=False).get_recorder(
+                    recorder_id=rid, create=False
+                ),
             ),
         ]
         if known:
             ways += [
-                ("R.get_recorder(experiment_name)", lambda: R_b.get_recorder(recorder_id=rid, experiment_name=name)),
+                (
+                    "R.get_recorder(experiment_name)",
+                    lambda rid=rid, name=name: R_b.get_recorder(recorder_id=rid, experiment_name=name),
+                ),
                 (
                     "Experiment(name).get_recorder",
-                    lambda: R_b.get_exp(experiment_name=name, create=False).get_recorder(recorder_id=rid, create=False),
+                    lambda rid=rid, name=name: R_b.get_exp(experiment_name=name, create=False).get_recorder(
+                        recorder_id=rid, create=False
+                    ),
                 ),
             ]
         # in this process (a long-lived host-B process)
@@ -436,8 +464,14 @@ def test_run_created_through_a_is_found_by_id_through_b(netfs, worker_dir):
             worker_dir,
             [
                 {
-                    "mode": "lookup", "worker": f"b{round_no}", "mount": "b", "root": store.b,
-                    "experiment": name, "experiment_id": eid, "run_id": rid, "known": known,
+                    "mode": "lookup",
+                    "worker": f"b{round_no}",
+                    "mount": "b",
+                    "root": store.b,
+                    "experiment": name,
+                    "experiment_id": eid,
+                    "run_id": rid,
+                    "known": known,
                 }
             ],
             barrier=False,
@@ -469,16 +503,25 @@ def test_meta_race_delete_experiment_while_runs_end_and_rename(netfs, worker_dir
         deleter_mount = "ab"[round_no % 2]
         jobs = [
             {
-                "mode": "meta", "worker": f"{m}{i}", "mount": m, "root": store.via(m), "experiment_id": exp_id,
-                "renames": 4, "seed": rnd.randrange(1 << 30),
+                "mode": "meta",
+                "worker": f"{m}{i}",
+                "mount": m,
+                "root": store.via(m),
+                "experiment_id": exp_id,
+                "renames": 4,
+                "seed": rnd.randrange(1 << 30),
             }
             for m in ("a", "b")
             for i in range(3)
         ]
         jobs.append(
             {
-                "mode": "delete", "worker": "deleter", "mount": deleter_mount, "root": store.via(deleter_mount),
-                "experiment_id": exp_id, "delay": rnd.uniform(0.0, 0.15),
+                "mode": "delete",
+                "worker": "deleter",
+                "mount": deleter_mount,
+                "root": store.via(deleter_mount),
+                "experiment_id": exp_id,
+                "delay": rnd.uniform(0.0, 0.15),
             }
         )
         outcomes = run_workers(worker_dir, jobs)
@@ -494,7 +537,9 @@ def test_meta_race_delete_experiment_while_runs_end_and_rename(netfs, worker_dir
         active_dir = os.path.join(store.export, exp_id)
         trash_dir = os.path.join(store.export, ".trash", exp_id)
         if os.path.exists(active_dir):
-            problems.append(f"{here}: the deleted experiment's folder is back at the store root: {sorted(os.listdir(active_dir))}")
+            problems.append(
+                f"{here}: the deleted experiment's folder is back at the store root: {sorted(os.listdir(active_dir))}"
+            )
         records = {r.run_id: r for r in file_store(store.export).load_runs([exp_id], 3)}  # ViewType.ALL
         for o in outcomes[:-1]:
             rid = o.result.get("run_id")
@@ -525,7 +570,9 @@ def test_meta_race_delete_experiment_while_runs_end_and_rename(netfs, worker_dir
             if o.code == 0:  # every update of this worker went through: none may be lost
                 last_name = [d[1] for d in done if d[0] == "rename"][-1]
                 if record.status != "FINISHED" or record.end_time is None:
-                    problems.append(f"{here}: run {rid} ended FINISHED but reads {record.status}, end {record.end_time}")
+                    problems.append(
+                        f"{here}: run {rid} ended FINISHED but reads {record.status}, end {record.end_time}"
+                    )
                 if record.run_name != last_name or record.tags.get("mlflow.runName") != last_name:
                     problems.append(
                         f"{here}: run {rid} was renamed {last_name!r} last but reads run_name "

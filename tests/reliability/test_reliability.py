@@ -23,9 +23,25 @@ def test_stress_kill_and_signal_acceptance(tmp_path):
     requires("mlflow", "the stress tool checks every store with MLflow's reader")
     out = tmp_path / "figures.json"
     done = subprocess.run(
-        [sys.executable, os.path.join(TOOLS, "stress.py"), "--procs", "16", "--runs", "50", "--points", "200",
-         "--kills", "50", "--store", str(tmp_path / "stores"), "--json", str(out)],
-        capture_output=True, text=True, timeout=1500,
+        [
+            sys.executable,
+            os.path.join(TOOLS, "stress.py"),
+            "--procs",
+            "16",
+            "--runs",
+            "50",
+            "--points",
+            "200",
+            "--kills",
+            "50",
+            "--store",
+            str(tmp_path / "stores"),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     figures = json.loads(out.read_text())

@@ -71,16 +71,25 @@ def test_meta_changes_racing_an_experiment_delete_are_never_lost(tmp_path: Path)
                 run_ids.append(R.get_recorder().id)
         exp_id = R.get_exp(experiment_name=exp_name, create=False).id
         procs = [
-            subprocess.Popen([sys.executable, str(worker), uri, exp_name, rid, str(i)], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            subprocess.Popen(
+                [sys.executable, str(worker), uri, exp_name, rid, str(i)],
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             for i, rid in enumerate(run_ids)
         ]
-        procs.append(subprocess.Popen([sys.executable, str(deleter), uri, exp_name], env=_env(), stderr=subprocess.PIPE))
+        procs.append(
+            subprocess.Popen([sys.executable, str(deleter), uri, exp_name], env=_env(), stderr=subprocess.PIPE)
+        )
         for proc in procs:
             _, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err.decode()[-2000:]
         runs = FileStore(str(tmp_path / "mlruns")).load_runs([exp_id], ViewType.ALL)
         assert sorted(r.run_id for r in runs) == sorted(run_ids)
-        problems += [f"round {round_}: {r.run_id} is {r.lifecycle_stage}" for r in runs if r.lifecycle_stage != "deleted"]
+        problems += [
+            f"round {round_}: {r.run_id} is {r.lifecycle_stage}" for r in runs if r.lifecycle_stage != "deleted"
+        ]
     assert problems == []
 
 
@@ -137,7 +146,11 @@ def test_reading_a_missing_store_creates_nothing(tmp_path: Path) -> None:
         R.load_object("pred.pkl")
     assert not missing.exists()
     done = subprocess.run(
-        [sys.executable, "-m", "litexp", "experiments", "--uri", "file:./typo"], cwd=tmp_path, env=_env(), capture_output=True, text=True
+        [sys.executable, "-m", "litexp", "experiments", "--uri", "file:./typo"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 2 and "No store at" in done.stderr and "Traceback" not in done.stderr
     assert not missing.exists()
@@ -253,7 +266,9 @@ def test_fcntl_lock_excludes_other_threads_and_forked_children(tmp_path: Path) -
         ("LITEXP_LOCK_MODE", "magic", "auto, fcntl or soft"),
     ],
 )
-def test_a_bad_setting_is_a_clear_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
+def test_a_bad_setting_is_a_clear_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
     R = QlibRecorder(FileExpManager("file:" + str(tmp_path / "mlruns"), "Experiment"))
     with R.start(experiment_name="e"):
         R.log_metrics(step=0, x=1.0)
@@ -276,7 +291,9 @@ def test_a_bad_setting_is_a_clear_error_naming_it(tmp_path: Path, monkeypatch: p
         if name == "LITEXP_INDEX":
             QlibRecorder(FileExpManager("file:" + str(tmp_path / "mlruns"), "Experiment")).search_records(None)
         elif name in ("LITEXP_SYNC_LOGGING", "LITEXP_HEARTBEAT_INTERVAL"):
-            with QlibRecorder(FileExpManager("file:" + str(tmp_path / "mlruns"), "Experiment")).start(experiment_name="e"):
+            with QlibRecorder(FileExpManager("file:" + str(tmp_path / "mlruns"), "Experiment")).start(
+                experiment_name="e"
+            ):
                 pass
         elif name == "LITEXP_LOCK_STALE_AFTER":  # read when a soft lock is found held
             (tmp_path / "held").write_text("otherhost 1 - 0.0 token\n", encoding="utf-8")

@@ -13,7 +13,6 @@ import json
 from typing import Any, List
 
 import pytest
-
 import search_support as sup
 
 
@@ -55,8 +54,10 @@ def test_frozen_corpus_equals_installed_mlflow(rebuilt, name):
     import mlflow
 
     tool, corpus = rebuilt
-    frozen = sup.corpus(name[:-len(".json")])
+    frozen = sup.corpus(name[: -len(".json")])
     now = json.loads(tool.format_json(corpus[name]))
     if frozen != now:
-        pytest.fail(f"{name} is stale (frozen with MLflow {frozen.get('mlflow_version')}, installed "
-                    f"{mlflow.__version__}): {sup.REFRESH}\n  " + "\n  ".join(_differences(frozen, now)))
+        pytest.fail(
+            f"{name} is stale (frozen with MLflow {frozen.get('mlflow_version')}, installed "
+            f"{mlflow.__version__}): {sup.REFRESH}\n  " + "\n  ".join(_differences(frozen, now))
+        )

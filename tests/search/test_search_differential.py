@@ -21,13 +21,13 @@ from __future__ import annotations
 import os
 from typing import Any, List, Optional
 
+import search_support as sup
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from search_cases import MAX_RESULTS, VIEW_TYPES
 
-import search_support as sup
 from litexp.errors import SearchSyntaxError
 from litexp.search import parse_filter, parse_order_by
-from search_cases import MAX_RESULTS, VIEW_TYPES
 
 STORES = 70
 QUERIES_PER_STORE = 32
@@ -49,8 +49,16 @@ def _litexp_order_ok(order_by: Optional[List[str]]) -> bool:
         return False
 
 
-def _check_query(store: Any, filter_string: Optional[str], order_by: Optional[List[str]],
-                 view_type: int, max_results: Optional[int], counts: dict, ml_ok: bool, ml_order_ok: bool) -> None:
+def _check_query(
+    store: Any,
+    filter_string: Optional[str],
+    order_by: Optional[List[str]],
+    view_type: int,
+    max_results: Optional[int],
+    counts: dict,
+    ml_ok: bool,
+    ml_order_ok: bool,
+) -> None:
     """litexp against MLflow's verdicts (``ml_ok``, ``ml_order_ok``) and answers (``store.mlflow_search``)."""
     counts["cases"] += 1
     parsed = _litexp_verdict(filter_string)
@@ -85,15 +93,37 @@ def test_differential_on_the_frozen_sample() -> None:
     for data in sup.corpus("random_runs")["differential"]:
         store = sup.CorpusStore(data)
         for case in data["cases"]:
-            _check_query(store, case["filter"], case["order_by"], case["view_type"], case["max_results"], counts,
-                         case["filter_ok"], case["order_ok"])
+            _check_query(
+                store,
+                case["filter"],
+                case["order_by"],
+                case["view_type"],
+                case["max_results"],
+                counts,
+                case["filter_ok"],
+                case["order_ok"],
+            )
     _check_counts(counts)
 
 
-def _check_live_query(store: sup.LiveStore, filter_string: Optional[str], order_by: Optional[List[str]],
-                      view_type: int, max_results: Optional[int], counts: dict) -> None:
-    _check_query(store, filter_string, order_by, view_type, max_results, counts,
-                 sup.mlflow_accepts_filter(filter_string), sup.mlflow_accepts_order(order_by))
+def _check_live_query(
+    store: sup.LiveStore,
+    filter_string: Optional[str],
+    order_by: Optional[List[str]],
+    view_type: int,
+    max_results: Optional[int],
+    counts: dict,
+) -> None:
+    _check_query(
+        store,
+        filter_string,
+        order_by,
+        view_type,
+        max_results,
+        counts,
+        sup.mlflow_accepts_filter(filter_string),
+        sup.mlflow_accepts_order(order_by),
+    )
 
 
 @sup.needs_mlflow
@@ -101,9 +131,13 @@ def test_differential_against_mlflow() -> None:
     counts = {"cases": 0, "compared": 0, "rejected": 0}
 
     # LITEXP_SEARCH_RANDOM=1 draws new cases instead of the fixed, reproducible ones
-    @settings(max_examples=STORES, deadline=None, derandomize=os.environ.get("LITEXP_SEARCH_RANDOM") is None,
-              phases=(Phase.explicit, Phase.generate),
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=STORES,
+        deadline=None,
+        derandomize=os.environ.get("LITEXP_SEARCH_RANDOM") is None,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=list(HealthCheck),
+    )
     @given(spec=sup.store_specs(), data=st.data())
     def run(spec: sup.StoreSpec, data: Any) -> None:
         store = sup.build_store(spec)

@@ -14,13 +14,21 @@ import time
 from typing import Any, List, Optional
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
-
 import search_support as sup
+from hypothesis import HealthCheck, Phase, given, settings
+from search_cases import (
+    DELETED_EXPERIMENT,
+    EXP_FILTERS,
+    EXP_ORDERS,
+    EXP_REJECTED,
+    EXP_REJECTED_ORDERS,
+    EXPERIMENTS,
+    experiment_id_filters,
+    query_key,
+)
+
 from litexp.errors import SearchSyntaxError
 from litexp.search import filter_experiments, parse_experiment_filter, parse_experiment_order_by
-from search_cases import (DELETED_EXPERIMENT, EXP_FILTERS, EXP_ORDERS, EXP_REJECTED, EXP_REJECTED_ORDERS,
-                          EXPERIMENTS, experiment_id_filters, query_key)
 
 ALL, ACTIVE_ONLY = 3, 1
 
@@ -75,8 +83,12 @@ class LiveExperiments:
         return FileStore(self.root).list_experiments(view_type)
 
     def mlflow_search(self, filter_string: Optional[str], order_by: Optional[List[str]], view_type: int) -> List[str]:
-        return [e.experiment_id for e in self.client.search_experiments(
-            view_type=view_type, filter_string=filter_string, order_by=order_by, max_results=1000)]
+        return [
+            e.experiment_id
+            for e in self.client.search_experiments(
+                view_type=view_type, filter_string=filter_string, order_by=order_by, max_results=1000
+            )
+        ]
 
     def mlflow_rejects(self, filter_string: Optional[str], order_by: Optional[List[str]]) -> bool:
         try:
@@ -161,8 +173,13 @@ def live_store():
 
 
 @sup.needs_mlflow
-@settings(max_examples=60, deadline=None, derandomize=True, phases=(Phase.explicit, Phase.generate),
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=list(HealthCheck),
+)
 @given(sup.exp_queries())
 def test_random_experiment_queries(live_store, query):
     filter_string, order_by = query

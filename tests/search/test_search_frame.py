@@ -13,12 +13,12 @@ from typing import Optional
 
 import pandas as pd
 import pandas.testing as pdt
+import search_support as sup
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-
-import search_support as sup
-from litexp.search import FIXED_COLUMNS, runs_to_frame, search_runs
 from search_support import INF, NAN, RunSpec, StoreSpec
+
+from litexp.search import FIXED_COLUMNS, runs_to_frame, search_runs
 
 
 def _mlflow_frame(store: sup.BuiltStore, filter_string: Optional[str], order_by, view_type: int) -> pd.DataFrame:
@@ -26,8 +26,9 @@ def _mlflow_frame(store: sup.BuiltStore, filter_string: Optional[str], order_by,
 
     mlflow.set_tracking_uri("file:" + store.root)
     try:
-        return mlflow.search_runs(experiment_ids=store.exp_ids, filter_string=filter_string or "",
-                                  run_view_type=view_type, order_by=order_by)
+        return mlflow.search_runs(
+            experiment_ids=store.exp_ids, filter_string=filter_string or "", run_view_type=view_type, order_by=order_by
+        )
     finally:
         mlflow.set_tracking_uri(None)
 
@@ -57,12 +58,22 @@ def stable_order(columns) -> list:
     return [c for c in columns if "." not in c] + [c for group in groups for c in group]
 
 
-SPEC = StoreSpec(2, [
-    RunSpec(0, 1000, "a", {"loss": [(0.5, 1, 0)], "acc": [(NAN, 1, 0)]}, {"lr": "0.1"}, {"team": "red"},
-            end=("FINISHED", 2000)),
-    RunSpec(0, 1001, "b", {"loss": [(INF, 1, 0)]}, {"opt": "adam"}, {}),
-    RunSpec(1, 1002, "c", {}, {"lr": "1", "opt": "sgd"}, {"note": "x"}, end=("KILLED", 3000), deleted=True),
-])
+SPEC = StoreSpec(
+    2,
+    [
+        RunSpec(
+            0,
+            1000,
+            "a",
+            {"loss": [(0.5, 1, 0)], "acc": [(NAN, 1, 0)]},
+            {"lr": "0.1"},
+            {"team": "red"},
+            end=("FINISHED", 2000),
+        ),
+        RunSpec(0, 1001, "b", {"loss": [(INF, 1, 0)]}, {"opt": "adam"}, {}),
+        RunSpec(1, 1002, "c", {}, {"lr": "1", "opt": "sgd"}, {"note": "x"}, end=("KILLED", 3000), deleted=True),
+    ],
+)
 
 
 @sup.needs_mlflow
@@ -101,8 +112,13 @@ def test_all_running_runs_have_null_end_times():
 
 
 @sup.needs_mlflow
-@settings(max_examples=25, deadline=None, derandomize=True, phases=(Phase.explicit, Phase.generate),
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=list(HealthCheck),
+)
 @given(spec=sup.store_specs(max_runs=6), data=st.data())
 def test_random_frames_equal_mlflows(spec, data):
     store = sup.build_store(spec)

@@ -6,27 +6,47 @@ frozen one of ``tests/data/search_corpus/parse.json``.
 
 from __future__ import annotations
 
+import search_support as sup
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import search_support as sup
-from litexp.errors import SearchSyntaxError
-from litexp.search import (filter_experiments, parse_experiment_filter, parse_experiment_order_by, parse_filter,
-                           parse_order_by, parse_page_token, parse_view_type, search_runs)
-from litexp.records import RunRecord
 from search_cases import long_filters
+
+from litexp.errors import SearchSyntaxError
+from litexp.records import RunRecord
+from litexp.search import (
+    filter_experiments,
+    parse_experiment_filter,
+    parse_experiment_order_by,
+    parse_filter,
+    parse_order_by,
+    parse_page_token,
+    parse_view_type,
+    search_runs,
+)
 
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 RECORDS = [
-    RunRecord("a" * 32, "1", "r", "u", "FINISHED", 1, 2, "file:///x", metrics={"m1": 1.0, "loss.val": float("nan")},
-              params={"p1": "a"}, tags={"t1": "b"}),
+    RunRecord(
+        "a" * 32,
+        "1",
+        "r",
+        "u",
+        "FINISHED",
+        1,
+        2,
+        "file:///x",
+        metrics={"m1": 1.0, "loss.val": float("nan")},
+        params={"p1": "a"},
+        tags={"t1": "b"},
+    ),
     RunRecord("b" * 32, "1", "", "u", "RUNNING", 3, None, "file:///y", tags={"mlflow.runName": "s"}),
 ]
 
 ALPHABET = st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Z", "Cc"])
-SQLISH = st.text(alphabet=st.sampled_from(list("metrics.params`'\"()=<>!,-_% ANDORNOTISLIKEIN01.e;#*:\n\t$?@/\\")),
-                 max_size=40)
+SQLISH = st.text(
+    alphabet=st.sampled_from(list("metrics.params`'\"()=<>!,-_% ANDORNOTISLIKEIN01.e;#*:\n\t$?@/\\")), max_size=40
+)
 
 
 def _only_syntax_errors(fn, *args) -> None:
@@ -70,8 +90,11 @@ def test_grammar_filters_evaluate_without_crashing(filter_string, order_by):
 
 
 def test_deep_nesting_is_refused_cleanly():
-    for text in ("(" * 5000 + "metrics.a > 1" + ")" * 5000, "NOT " * 5000 + "metrics.a > 1",
-                 "run_id IN (" + "(" * 500 + "'a'" + ")" * 500 + ")"):
+    for text in (
+        "(" * 5000 + "metrics.a > 1" + ")" * 5000,
+        "NOT " * 5000 + "metrics.a > 1",
+        "run_id IN (" + "(" * 500 + "'a'" + ")" * 500 + ")",
+    ):
         _only_syntax_errors(parse_filter, text)
     _only_syntax_errors(filter_experiments, [], "(" * 3000 + "name = 'x'" + ")" * 3000)
 

@@ -13,13 +13,21 @@ import json
 from typing import List, Optional
 
 import pytest
-
 import search_support as sup
+from search_cases import (
+    MATCH_CASES,
+    MATCH_SPEC,
+    MAX_PAGES,
+    PAGING_FILTER,
+    PAGING_ORDER,
+    PAGING_SIZES,
+    VIEW_FILTER,
+    run_id_filters,
+)
+from search_cases import MATCH_ORDERS as ORDER_CASES
+
 from litexp.errors import InvalidInputError, SearchSyntaxError
 from litexp.search import make_page_token, parse_page_token, parse_view_type, search_runs
-from search_cases import MATCH_CASES, MATCH_SPEC, PAGING_FILTER, PAGING_ORDER, PAGING_SIZES, VIEW_FILTER
-from search_cases import MATCH_ORDERS as ORDER_CASES
-from search_cases import MAX_PAGES, run_id_filters
 
 
 @pytest.fixture(scope="module", params=sup.STORE_KINDS)
@@ -34,8 +42,9 @@ def names(store, run_ids: List[str]) -> List[str]:
     return [by_id[i] if by_id[i].startswith("r_") else "auto" for i in run_ids]
 
 
-def same(store, filter_string: Optional[str], order_by=None, view_type: int = 3, max_results=None,
-         page_token=None) -> List[str]:
+def same(
+    store, filter_string: Optional[str], order_by=None, view_type: int = 3, max_results=None, page_token=None
+) -> List[str]:
     """Assert litexp == MLflow and return the run names found."""
     want = sup.mlflow_search(store, filter_string, order_by, view_type, max_results, page_token)
     got = sup.litexp_search(store, filter_string, order_by, view_type, max_results, page_token)
@@ -100,10 +109,19 @@ def test_page_tokens_are_mlflows():
     assert parse_page_token("") == 0
 
 
-@pytest.mark.parametrize("token", ["!!!", "bm90IGpzb24=", base64.b64encode(b'{"offset": 0}').decode(),
-                                   base64.b64encode(b'{"x": 1}').decode(), base64.b64encode(b"[1]").decode(),
-                                   base64.b64encode(b'{"offset": "a"}').decode(),
-                                   base64.b64encode(b'{"offset": -2}').decode(), 12])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "!!!",
+        "bm90IGpzb24=",
+        base64.b64encode(b'{"offset": 0}').decode(),
+        base64.b64encode(b'{"x": 1}').decode(),
+        base64.b64encode(b"[1]").decode(),
+        base64.b64encode(b'{"offset": "a"}').decode(),
+        base64.b64encode(b'{"offset": -2}').decode(),
+        12,
+    ],
+)
 def test_bad_page_tokens(token):
     with pytest.raises(SearchSyntaxError):
         search_runs([], page_token=token)
@@ -132,9 +150,20 @@ def test_view_types_match_mlflow(store, view_type):
     same(store, VIEW_FILTER, None, view_type)
 
 
-@pytest.mark.parametrize("value,expected", [
-    (None, 1), (1, 1), (2, 2), (3, 3), ("ACTIVE_ONLY", 1), ("deleted_only", 2), ("All", 3), ("all", 3), ("2", 2),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (None, 1),
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        ("ACTIVE_ONLY", 1),
+        ("deleted_only", 2),
+        ("All", 3),
+        ("all", 3),
+        ("2", 2),
+    ],
+)
 def test_parse_view_type(value, expected):
     assert parse_view_type(value) == expected
 

@@ -9,13 +9,13 @@ installed MLflow.
 from __future__ import annotations
 
 import pytest
-
 import search_support as sup
-from litexp.errors import LitexpError, SearchSyntaxError
-from litexp.search import needed_keys, parse_filter, parse_order_by
 from search_cases import CLAUSE_CASES, ORDER_ACCEPTED, ORDER_REJECTED
 from search_cases import PARSE_ACCEPTED as ACCEPTED
 from search_cases import PARSE_REJECTED as REJECTED
+
+from litexp.errors import LitexpError, SearchSyntaxError
+from litexp.search import needed_keys, parse_filter, parse_order_by
 
 
 @pytest.mark.parametrize("filter_string", ACCEPTED)
@@ -55,23 +55,26 @@ def test_empty_filters_select_everything():
         assert parse_filter(f).root is None
 
 
-@pytest.mark.parametrize("filter_string,message", [
-    ("params.lr = 0.1", "at column 13: expected a quoted string after 'params.lr =', found '0.1'"),
-    ("metrics.loss < '1'", "at column 16: expected a number after 'metrics.loss <'"),
-    ("params.p > '1'", "at column 10: '>' is not a valid comparator for params"),
-    ("metrics.x == 1", "at column 11: '==' is not a valid comparator for metrics"),
-    ("status = 'A' AND foo.x = 'y'", "at column 18: unknown entity 'foo'"),
-    ("experiment_id = '1'", "at column 1: unknown attribute 'experiment_id'"),
-    ("metrics.a > 1 AND (metrics.b > 2", "at column 19: '(' is never closed"),
-    ("metrics.a > 1)", "at column 14: ')' without a matching '('"),
-    ("metrics.a > 1 -- why", "at column 15: comments are not allowed"),
-    ("params.a IS NOT  NULL", "at column 13: write IS NOT NULL with exactly one space"),
-    ("run_name IN ('a')", "at column 13: only run_id can be compared with a list"),
-    ("run_id IN ()", "at column 11: empty list"),
-    ("metrics.a > 1 OR", "at column 15: expected a condition after OR"),
-    ("params.a = 'x' params.b = 'y' params.c IN ('a')", "join conditions with AND"),
-    (" ", "at column 1: the filter is only whitespace"),
-])
+@pytest.mark.parametrize(
+    "filter_string,message",
+    [
+        ("params.lr = 0.1", "at column 13: expected a quoted string after 'params.lr =', found '0.1'"),
+        ("metrics.loss < '1'", "at column 16: expected a number after 'metrics.loss <'"),
+        ("params.p > '1'", "at column 10: '>' is not a valid comparator for params"),
+        ("metrics.x == 1", "at column 11: '==' is not a valid comparator for metrics"),
+        ("status = 'A' AND foo.x = 'y'", "at column 18: unknown entity 'foo'"),
+        ("experiment_id = '1'", "at column 1: unknown attribute 'experiment_id'"),
+        ("metrics.a > 1 AND (metrics.b > 2", "at column 19: '(' is never closed"),
+        ("metrics.a > 1)", "at column 14: ')' without a matching '('"),
+        ("metrics.a > 1 -- why", "at column 15: comments are not allowed"),
+        ("params.a IS NOT  NULL", "at column 13: write IS NOT NULL with exactly one space"),
+        ("run_name IN ('a')", "at column 13: only run_id can be compared with a list"),
+        ("run_id IN ()", "at column 11: empty list"),
+        ("metrics.a > 1 OR", "at column 15: expected a condition after OR"),
+        ("params.a = 'x' params.b = 'y' params.c IN ('a')", "join conditions with AND"),
+        (" ", "at column 1: the filter is only whitespace"),
+    ],
+)
 def test_error_messages(filter_string, message):
     with pytest.raises(SearchSyntaxError) as info:
         parse_filter(filter_string)
@@ -82,8 +85,14 @@ def test_type_errors_are_found_before_any_run_is_read():
     """MLflow only notices these while matching runs; litexp refuses them on an empty run list too."""
     from litexp.search import search_runs
 
-    for f in ("params.p > '1'", "metrics.x == 1", "metrics.a > 5 AND params.p > '1'", "run_id LIKE ('a')",
-              "datasets.name >= 'x'", "tags.t NOT LIKE 'x'"):
+    for f in (
+        "params.p > '1'",
+        "metrics.x == 1",
+        "metrics.a > 5 AND params.p > '1'",
+        "run_id LIKE ('a')",
+        "datasets.name >= 'x'",
+        "tags.t NOT LIKE 'x'",
+    ):
         with pytest.raises(SearchSyntaxError):
             search_runs([], f)
 
@@ -114,8 +123,10 @@ def test_order_by_must_be_a_list_of_strings(order_by):
 
 
 def test_needed_keys():
-    usage = needed_keys(parse_filter("metrics.a > 1 AND params.`p q` = 'x' AND tags.t IS NULL AND run_name = 'r'"),
-                        parse_order_by(["metrics.b DESC", "tags.u"]))
+    usage = needed_keys(
+        parse_filter("metrics.a > 1 AND params.`p q` = 'x' AND tags.t IS NULL AND run_name = 'r'"),
+        parse_order_by(["metrics.b DESC", "tags.u"]),
+    )
     assert usage.metrics == {"a", "b"}
     assert usage.params == {"p q"}
     assert usage.tags == {"t", "u", "mlflow.runName"}

@@ -7,18 +7,21 @@ answers as MLflow does for MLflow's grammar."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-
 import search_support as sup
+from hypothesis import HealthCheck, given, settings
+from search_cases import GRAMMAR_FILTERS, SUPERSET_SPEC
+
 from litexp.errors import SearchSyntaxError
 from litexp.search import parse_filter, search_runs, server_filter
-from search_cases import GRAMMAR_FILTERS, SUPERSET_SPEC
 
 EXAMPLES = [
     ("metrics.loss < 1", "metrics.`loss` < 1.0"),
     ("params.lr = '0.1' and tags.team LIKE 'r%'", "params.`lr` = '0.1' AND tags.`team` LIKE 'r%'"),
     ("tags.team LIKE 'red' and tags.t ILIKE 'r%'", None),
-    ("metrics.m > 1e20 and metrics.m < 1.7976931348623157e308", "metrics.`m` > 1e20 AND metrics.`m` < 1.7976931348623157e308"),
+    (
+        "metrics.m > 1e20 and metrics.m < 1.7976931348623157e308",
+        "metrics.`m` > 1e20 AND metrics.`m` < 1.7976931348623157e308",
+    ),
     ("attributes.status = 'FINISHED'", "attributes.`status` = 'FINISHED'"),
     ("metrics.loss != 0.5", None),  # a NaN metric is 0 on a SQL store: != would drop it
     ("metrics.loss < 1 OR params.lr = '1'", None),
@@ -26,7 +29,7 @@ EXAMPLES = [
     ("NOT tags.team = 'red'", None),
     ("params.lr IN ('0.1', '1') AND metrics.loss >= 0", "metrics.`loss` >= 0.0"),
     ("metrics.acc IS NULL AND params.opt = 'sgd'", "params.`opt` = 'sgd'"),
-    ("tags.note = \"it's\"", "tags.`note` = \"it's\""),
+    ('tags.note = "it\'s"', 'tags.`note` = "it\'s"'),
     ("attributes.start_time > 5", None),
     ("", None),
 ]

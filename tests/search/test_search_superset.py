@@ -14,14 +14,20 @@ from __future__ import annotations
 from typing import List, Set
 
 import pytest
+import search_support as sup
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from search_cases import (
+    ALGEBRA_ROUNDS,
+    GRAMMAR_FILTERS,
+    IN_PARAM_KEYS,
+    NULL_METRIC_KEYS,
+    PRECEDENCE_ATOMS,
+    SUPERSET_SPEC,
+)
 
-import search_support as sup
 from litexp.errors import SearchSyntaxError
 from litexp.search import parse_filter, search_runs
-from search_cases import (ALGEBRA_ROUNDS, GRAMMAR_FILTERS, IN_PARAM_KEYS, NULL_METRIC_KEYS, PRECEDENCE_ATOMS,
-                          SUPERSET_SPEC)
 
 
 @pytest.fixture(scope="module", params=sup.STORE_KINDS)
@@ -85,11 +91,25 @@ def test_extensions_keep_mlflow_grammar_results(store):
         assert lit_ids(store, f"NOT NOT ({f})") == ml_ids(store, f)
 
 
-@pytest.mark.parametrize("filter_string", [
-    "metrics.loss < 1 OR", "OR metrics.loss < 1", "()", "NOT", "metrics.loss < 1 AND NOT", "(metrics.loss < 1",
-    "metrics.a IN ('1')", "datasets.name IS NULL", "status IN ('FINISHED')", "NOT IN ('a')", "params.a NOT = 'x'",
-    "params.a NOT LIKE 'x'", "(params.a = 'x') OR", "metrics.a > 1 OR OR metrics.b > 1",
-])
+@pytest.mark.parametrize(
+    "filter_string",
+    [
+        "metrics.loss < 1 OR",
+        "OR metrics.loss < 1",
+        "()",
+        "NOT",
+        "metrics.loss < 1 AND NOT",
+        "(metrics.loss < 1",
+        "metrics.a IN ('1')",
+        "datasets.name IS NULL",
+        "status IN ('FINISHED')",
+        "NOT IN ('a')",
+        "params.a NOT = 'x'",
+        "params.a NOT LIKE 'x'",
+        "(params.a = 'x') OR",
+        "metrics.a > 1 OR OR metrics.b > 1",
+    ],
+)
 def test_extension_errors(filter_string):
     with pytest.raises(SearchSyntaxError):
         parse_filter(filter_string)
@@ -113,8 +133,9 @@ def _check_algebra(store, rounds) -> None:
     for key in IN_PARAM_KEYS:
         want = {i for i, r in records.items() if r.params.get(key) in ("a", "1")}
         assert lit_ids(store, f"params.{key} IN ('a', '1')") == want
-        assert lit_ids(store, f"params.{key} IN ('a', '1')") == (ml_ids(store, f"params.{key} = 'a'")
-                                                                  | ml_ids(store, f"params.{key} = '1'"))
+        assert lit_ids(store, f"params.{key} IN ('a', '1')") == (
+            ml_ids(store, f"params.{key} = 'a'") | ml_ids(store, f"params.{key} = '1'")
+        )
 
 
 def test_boolean_algebra_on_the_frozen_sample():
@@ -138,8 +159,13 @@ def mlflow_atoms(draw, run_ids):
 
 
 @sup.needs_mlflow
-@settings(max_examples=15, deadline=None, derandomize=True, phases=(Phase.explicit, Phase.generate),
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=list(HealthCheck),
+)
 @given(spec=sup.store_specs(max_runs=7), data=st.data())
 def test_boolean_algebra_against_mlflow(spec, data):
     store = sup.build_store(spec)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Generator, Iterator
 
 import pytest
-
 import server_support as support
 from server_support import MlflowServer
 

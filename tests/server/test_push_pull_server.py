@@ -21,7 +21,9 @@ report(vars(litexp.push(SOURCE, TARGET, progress=None)))
 
 
 def _push(source: str, target: str, tmp: Path) -> Dict[str, Any]:
-    return run_without_mlflow(f"SOURCE = {source!r}\nTARGET = {target!r}\n" + PUSH, {"LITEXP_SPOOL_DIR": str(tmp / "spool")})
+    return run_without_mlflow(
+        f"SOURCE = {source!r}\nTARGET = {target!r}\n" + PUSH, {"LITEXP_SPOOL_DIR": str(tmp / "spool")}
+    )
 
 
 def _file_view(root: Path) -> Dict[str, Any]:
@@ -39,7 +41,11 @@ def _times(dump: Dict[str, Any]) -> Dict[str, Any]:
 
 def _active_only(view: Dict[str, Any], dump: Dict[str, Any]) -> Dict[str, Any]:
     deleted = {e["name"] for e in dump["experiments"] if e["lifecycle_stage"] == "deleted"}
-    return {k: v for k, v in view.items() if not any(k in (f"experiment {d}",) or k.startswith(f"run {d}/") for d in deleted)}
+    return {
+        k: v
+        for k, v in view.items()
+        if not any(k in (f"experiment {d}",) or k.startswith(f"run {d}/") for d in deleted)
+    }
 
 
 def test_push_then_push_again_then_pull(fresh_sqlite_server: Any, tmp_path: Path) -> None:
@@ -54,13 +60,16 @@ def test_push_then_push_again_then_pull(fresh_sqlite_server: Any, tmp_path: Path
     problems = differences(expected, comparable(server_dump, server=True))
     assert problems == [], "\n".join(problems)
     assert {k: v for k, v in _times(server_dump).items()} == {
-        k: v for k, v in _times(source_dump).items() if k != "run of deleted experiment"}
+        k: v for k, v in _times(source_dump).items() if k != "run of deleted experiment"
+    }
 
     calls = server.log.read_text(errors="replace").count("runs/log-batch")
     again = _push(store.uri, server.url, tmp_path)
     assert again["runs_unchanged"] == first["runs_seen"] and again["points"] == 0 and again["runs_created"] == 0
     assert server.log.read_text(errors="replace").count("runs/log-batch") == calls
-    assert comparable(mlflow_dump.dump_with_client(mlflow_client(server.url)), server=True) == comparable(server_dump, server=True)
+    assert comparable(mlflow_dump.dump_with_client(mlflow_client(server.url)), server=True) == comparable(
+        server_dump, server=True
+    )
 
     laptop = tmp_path / "laptop"
     pulled = _push(server.url, "file:" + str(laptop), tmp_path)
@@ -85,15 +94,19 @@ def test_a_grown_run_sends_only_the_new_point(sqlite_server: Any, tmp_path: Path
     report({"first": vars(first), "second": vars(second), "run_id": run_id})
     """
     source = "file:" + str(tmp_path / "src")
-    result = run_without_mlflow(f"SOURCE = {source!r}\nTARGET = {sqlite_server.url!r}\n" + textwrap.dedent(code),
-                                {"LITEXP_SPOOL_DIR": str(tmp_path / "spool")})
+    result = run_without_mlflow(
+        f"SOURCE = {source!r}\nTARGET = {sqlite_server.url!r}\n" + textwrap.dedent(code),
+        {"LITEXP_SPOOL_DIR": str(tmp_path / "spool")},
+    )
     assert result["first"]["points"] == 50
     assert (result["second"]["points"], result["second"]["runs_updated"]) == (1, 1)
     client = mlflow_client(sqlite_server.url)
     exp = client.get_experiment_by_name("grow")
     (run,) = client.search_runs([exp.experiment_id])
     assert run.data.tags["litexp.source"].endswith(" " + result["run_id"])
-    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "loss")] == [(i, float(i)) for i in range(51)]
+    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "loss")] == [
+        (i, float(i)) for i in range(51)
+    ]
 
 
 def _many_runs(root: Path, runs: int, points: int) -> None:
@@ -112,12 +125,17 @@ def test_push_killed_mid_way_then_run_again_copies_each_point_once(fresh_sqlite_
     server = fresh_sqlite_server
     _many_runs(tmp_path / "src", runs=200, points=50)
     source = "file:" + str(tmp_path / "src")
-    proc = start_without_mlflow(f"SOURCE = {source!r}\nTARGET = {server.url!r}\n" + PUSH,
-                                {"LITEXP_SPOOL_DIR": str(tmp_path / "spool")}, tmp=tmp_path / "child")
+    proc = start_without_mlflow(
+        f"SOURCE = {source!r}\nTARGET = {server.url!r}\n" + PUSH,
+        {"LITEXP_SPOOL_DIR": str(tmp_path / "spool")},
+        tmp=tmp_path / "child",
+    )
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            status, body = rest(f"{server.url}/api/2.0/mlflow/runs/search", {"experiment_ids": ["1"], "max_results": 1000})
+            status, body = rest(
+                f"{server.url}/api/2.0/mlflow/runs/search", {"experiment_ids": ["1"], "max_results": 1000}
+            )
             if status == 200 and len(body.get("runs", [])) >= 30:
                 break
             assert proc.poll() is None, proc.output_tail()
@@ -144,8 +162,13 @@ def test_a_run_that_cannot_be_copied_is_reported_and_the_rest_goes_on(sqlite_ser
     artifacts = next(p for p in sorted((tmp_path / "src").rglob("artifacts")) if p.is_dir())
     (artifacts / "model.pkl").symlink_to(tmp_path / "gone.pkl")  # an artifact whose file is gone
     env = dict(mlflow_env(), LITEXP_SPOOL_DIR=str(tmp_path / "spool"))
-    done = subprocess.run([sys.executable, "-m", "litexp", "push", "--uri", str(tmp_path / "src"), "--to", sqlite_server.url],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "litexp", "push", "--uri", str(tmp_path / "src"), "--to", sqlite_server.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 1, done.stderr
     assert "1 failed" in done.stderr and "model.pkl" in done.stderr and "Traceback" not in done.stderr
     client = mlflow_client(sqlite_server.url)

@@ -38,7 +38,9 @@ def test_basic_auth_credentials_are_sent_and_refusals_explained(auth_server: Any
     assert "AuthError" in wrong["error"]
 
     create_user(auth_server, "researcher", "researcher-pw-1")
-    ok = _run(auth_server.url, tmp_path, MLFLOW_TRACKING_USERNAME="researcher", MLFLOW_TRACKING_PASSWORD="researcher-pw-1")
+    ok = _run(
+        auth_server.url, tmp_path, MLFLOW_TRACKING_USERNAME="researcher", MLFLOW_TRACKING_PASSWORD="researcher-pw-1"
+    )
     assert "ok" in ok, ok
     assert ok["metrics"] == {"ic": 0.5} and ok["params"]["model"] == "lgb"
     assert not list((tmp_path / "spool").rglob("*.jsonl"))
@@ -55,8 +57,10 @@ def test_sixteen_processes_get_or_create_one_experiment(sqlite_server: Any, tmp_
         R.log_metrics(step=0, worker=float(os.getpid()))
         report({{"run_id": R.get_recorder().id, "experiment_id": R.get_exp().id}})
     """
-    procs = [start_without_mlflow(code, {"LITEXP_SPOOL_DIR": str(tmp_path / "spool")}, tmp=tmp_path / f"p{i}")
-             for i in range(16)]
+    procs = [
+        start_without_mlflow(code, {"LITEXP_SPOOL_DIR": str(tmp_path / "spool")}, tmp=tmp_path / f"p{i}")
+        for i in range(16)
+    ]
     time.sleep(3.0)  # let every interpreter start and wait
     go.write_text("go")
     try:
@@ -131,7 +135,9 @@ def test_refused_credentials_keep_the_spool_until_they_are_right(auth_server: An
     result = run_without_mlflow(code, good)
     assert result["points"] == 100 and "401" in result["message"]
     anonymous = run_without_mlflow(
-        "import litexp\ntry:\n    litexp.send_spool()\nexcept litexp.UndeliveredError as exc:\n    report(str(exc))\n", spool)
+        "import litexp\ntry:\n    litexp.send_spool()\nexcept litexp.UndeliveredError as exc:\n    report(str(exc))\n",
+        spool,
+    )
     assert "could not be sent" in anonymous
     assert run_without_mlflow("import litexp\nreport(litexp.send_spool())\n", good) == {result["run_id"]: 100}
     client_env = {"MLFLOW_TRACKING_USERNAME": AUTH_ADMIN[0], "MLFLOW_TRACKING_PASSWORD": AUTH_ADMIN[1]}

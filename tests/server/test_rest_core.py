@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Tuple
 
 import pytest
-
 from interop_support import mlflow_dump, mlflow_env
 from rest_support import comparable, differences, log_scenario
 from server_support import mlflow_client
 
 
 @pytest.fixture(scope="module")
-def logged(sqlite_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Dict[str, Any], Dict[str, Any], Path]]:
+def logged(
+    sqlite_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Tuple[Dict[str, Any], Dict[str, Any], Path]]:
     """The scenario logged to a file store and to the server: (file-side report, server-side report, store)."""
     tmp = tmp_path_factory.mktemp("core")
     root = tmp / "mlruns"
@@ -56,13 +57,18 @@ def test_searches_answer_like_the_file_store(logged: Any) -> None:
 
 def test_artifacts_round_trip(logged: Any, sqlite_server: Any, tmp_path: Path) -> None:
     file_side, server_side, _ = logged
-    assert server_side["loaded"] == file_side["loaded"] == {
-        "pred": {"a": 1}, "params.pkl": [1, 2], "objects/nested/model": {"w": [0.5]}}
+    assert (
+        server_side["loaded"]
+        == file_side["loaded"]
+        == {"pred": {"a": 1}, "params.pkl": [1, 2], "objects/nested/model": {"w": [0.5]}}
+    )
     assert server_side["artifacts"] == file_side["artifacts"]
     local = Path(server_side["local"])
     assert (local / "summary.txt").read_text() == "summary\n"
     assert (local / "sub" / "detail.txt").read_text() == "detail\n"
-    path = mlflow_client(sqlite_server.url).download_artifacts(server_side["runs"]["parent run"], "report", str(tmp_path))
+    path = mlflow_client(sqlite_server.url).download_artifacts(
+        server_side["runs"]["parent run"], "report", str(tmp_path)
+    )
     assert sorted(p.name for p in Path(path).rglob("*")) == ["detail.txt", "empty.txt", "sub", "summary.txt"]
 
 
@@ -73,16 +79,41 @@ def test_recorders_listed_like_the_file_store(logged: Any) -> None:
 
 def test_cli_reads_the_server(logged: Any, sqlite_server: Any, tmp_path: Path) -> None:
     env = dict(mlflow_env(), LITEXP_SPOOL_DIR=str(tmp_path / "spool"))
-    exps = subprocess.run([sys.executable, "-m", "litexp", "experiments", "--uri", sqlite_server.url],
-                          capture_output=True, text=True, env=env, timeout=120)
+    exps = subprocess.run(
+        [sys.executable, "-m", "litexp", "experiments", "--uri", sqlite_server.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert exps.returncode == 0, exps.stderr
     assert "interop main" in exps.stdout and "interop second" in exps.stdout
-    runs = subprocess.run([sys.executable, "-m", "litexp", "runs", "interop main", "--uri", sqlite_server.url,
-                           "--filter", "metrics.loss < 0.5 OR params.child_param = 'c'", "--format", "csv"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    runs = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "litexp",
+            "runs",
+            "interop main",
+            "--uri",
+            sqlite_server.url,
+            "--filter",
+            "metrics.loss < 0.5 OR params.child_param = 'c'",
+            "--format",
+            "csv",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert runs.returncode == 0, runs.stderr
     assert "parent run" in runs.stdout and "child run" in runs.stdout
-    stale = subprocess.run([sys.executable, "-m", "litexp", "stale", "--uri", sqlite_server.url],
-                           capture_output=True, text=True, env=env, timeout=120)
+    stale = subprocess.run(
+        [sys.executable, "-m", "litexp", "stale", "--uri", sqlite_server.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert stale.returncode == 0, stale.stderr
-

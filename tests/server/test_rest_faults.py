@@ -54,8 +54,8 @@ def test_server_killed_mid_run_and_restarted_every_point_arrives_once(fresh_sqli
             R.log_metrics(step=i, loss=float(i))
         R.set_tags(during="outage")
         time.sleep(1.0)  # the writer thread meets the outage and spools
-        spooled = sorted(os.listdir({str(tmp_path / 'spool')!r}))
-        Path({str(tmp_path / 'outage')!r}).write_text("x")
+        spooled = sorted(os.listdir({str(tmp_path / "spool")!r}))
+        Path({str(tmp_path / "outage")!r}).write_text("x")
     report({{"run_id": run_id, "spooled": spooled}})
     """
     proc = start_without_mlflow(code, _env(tmp_path, **FAST_RETRIES), tmp=tmp_path / "child")
@@ -102,8 +102,13 @@ def test_server_still_away_at_end_run_keeps_everything_in_the_spool(fresh_sqlite
     assert "litexp spool --send" in result["message"] and server.url in result["message"]
 
     server.restart()
-    listing = subprocess.run([sys.executable, "-m", "litexp", "spool", "--format", "json"], capture_output=True,
-                             text=True, env=dict(mlflow_env(), **env), timeout=120)
+    listing = subprocess.run(
+        [sys.executable, "-m", "litexp", "spool", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=dict(mlflow_env(), **env),
+        timeout=120,
+    )
     assert [(e["run_id"], e["points"]) for e in json.loads(listing.stdout)] == [(result["run_id"], 499)]
     sent = run_without_mlflow("from litexp.__main__ import main\nreport(main(['spool', '--send']))", env)
     assert sent == 0
@@ -177,8 +182,10 @@ def test_server_errors_are_litexp_errors_with_the_servers_message(sqlite_server:
 
 
 def test_artifacts_on_a_cloud_store_are_refused_with_what_to_do(sqlite_server: Any, tmp_path: Path) -> None:
-    status, body = rest(f"{sqlite_server.url}/api/2.0/mlflow/experiments/create",
-                        {"name": "on s3", "artifact_location": "s3://bucket/litexp"})
+    status, body = rest(
+        f"{sqlite_server.url}/api/2.0/mlflow/experiments/create",
+        {"name": "on s3", "artifact_location": "s3://bucket/litexp"},
+    )
     assert status == 200, body
     code = f"""
     from litexp import R, LitexpError
@@ -204,7 +211,7 @@ def test_a_killed_logging_process_is_found_stale_and_ended(sqlite_server: Any, t
     R.log_metrics(step=0, loss=1.0)
     R.get_recorder().flush()
     report(R.get_recorder().id)
-    Path({str(tmp_path / 'started')!r}).write_text("x")
+    Path({str(tmp_path / "started")!r}).write_text("x")
     time.sleep(600)
     """
     proc = start_without_mlflow(code, _env(tmp_path), tmp=tmp_path / "child")
@@ -300,7 +307,7 @@ def test_a_wrong_path_prefix_says_there_is_no_mlflow_api(sqlite_server: Any, tmp
     code = f"""
     from litexp import R, LitexpError
     try:
-        R.set_uri({sqlite_server.url + '/not-mlflow'!r})
+        R.set_uri({sqlite_server.url + "/not-mlflow"!r})
         R.get_exp(experiment_name="x", create=False)
     except LitexpError as exc:
         report([type(exc).__name__, str(exc)])
@@ -309,7 +316,9 @@ def test_a_wrong_path_prefix_says_there_is_no_mlflow_api(sqlite_server: Any, tmp
     assert name == "ServerError" and "no MLflow API" in message and "/not-mlflow" in message
 
 
-def test_an_entry_mlflow_refuses_leaves_the_spool_but_is_kept_with_the_answer(sqlite_server: Any, tmp_path: Path) -> None:
+def test_an_entry_mlflow_refuses_leaves_the_spool_but_is_kept_with_the_answer(
+    sqlite_server: Any, tmp_path: Path
+) -> None:
     code = f"""
     import json, os
     from litexp import R, InvalidInputError
@@ -333,7 +342,9 @@ def test_an_entry_mlflow_refuses_leaves_the_spool_but_is_kept_with_the_answer(sq
     """
     result = run_without_mlflow(code, _env(tmp_path))
     assert "lr" in result["message"] and sqlite_server.url in result["message"]
-    assert result["rejected"][0]["entry"] == {"batch": {"params": {"lr": "0.2"}}} and "lr" in result["rejected"][0]["why"]
+    assert (
+        result["rejected"][0]["entry"] == {"batch": {"params": {"lr": "0.2"}}} and "lr" in result["rejected"][0]["why"]
+    )
     assert result["spooled"] is False
     run = mlflow_client(sqlite_server.url).get_run(result["run_id"])
     assert run.data.params["lr"] == "0.1" and run.data.metrics["m"] == 1.0

@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Any, Dict, Tuple
 
 import pytest
-
 from interop_support import mlflow_dump
 from rest_support import comparable, differences, log_scenario
 from server_support import mlflow_client
 
 
 @pytest.fixture(scope="module")
-def logged(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Tuple[Dict[str, Any], Dict[str, Any], Path]:
+def logged(
+    postgres_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Tuple[Dict[str, Any], Dict[str, Any], Path]:
     """The scenario logged to a file store and to the PostgreSQL-backed server."""
     tmp = tmp_path_factory.mktemp("postgres-core")
     root = tmp / "mlruns"

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
-
 import server_support
 from server_support import MlflowServer, run_without_mlflow
 
@@ -23,17 +22,62 @@ def _openssl(*args: str, cwd: Path) -> None:
 def make_certificates(folder: Path) -> Dict[str, Path]:
     """A CA, a server certificate for 127.0.0.1 and a client certificate (PEM with its key)."""
     folder.mkdir(parents=True, exist_ok=True)
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-             "-subj", "/CN=litexp test CA", cwd=folder)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=litexp test CA",
+        cwd=folder,
+    )
     for name, extra in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN={name}", cwd=folder)
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={name}",
+            cwd=folder,
+        )
         (folder / f"{name}.ext").write_text(extra + "\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext", cwd=folder)
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.pem",
+            "-days",
+            "2",
+            "-extfile",
+            f"{name}.ext",
+            cwd=folder,
+        )
     (folder / "client-bundle.pem").write_text((folder / "client.pem").read_text() + (folder / "client.key").read_text())
-    return {"ca": folder / "ca.pem", "server_cert": folder / "server.pem", "server_key": folder / "server.key",
-            "client": folder / "client-bundle.pem"}
+    return {
+        "ca": folder / "ca.pem",
+        "server_cert": folder / "server.pem",
+        "server_key": folder / "server.key",
+        "client": folder / "client-bundle.pem",
+    }
 
 
 class TlsServer(MlflowServer):
@@ -46,8 +90,10 @@ class TlsServer(MlflowServer):
 
     def command(self) -> List[str]:
         c = self.certs
-        opts = (f"--ssl-keyfile {c['server_key']} --ssl-certfile {c['server_cert']} "
-                f"--ssl-ca-certs {c['ca']} --ssl-cert-reqs 2")
+        opts = (
+            f"--ssl-keyfile {c['server_key']} --ssl-certfile {c['server_cert']} "
+            f"--ssl-ca-certs {c['ca']} --ssl-cert-reqs 2"
+        )
         return super().command() + ["--uvicorn-opts", opts]
 
 
@@ -98,27 +144,43 @@ except LitexpError as exc:
 
 
 def _run(server: TlsServer, tmp: Path, **env: str) -> Any:
-    settings = {"LITEXP_SPOOL_DIR": str(tmp / "spool"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-                "SSL_CERT_FILE": None, "SSL_CERT_DIR": None, **env}
+    settings = {
+        "LITEXP_SPOOL_DIR": str(tmp / "spool"),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "SSL_CERT_FILE": None,
+        "SSL_CERT_DIR": None,
+        **env,
+    }
     return run_without_mlflow(f"URI = {server.url!r}\n" + CODE, settings)
 
 
 def test_the_servers_ca_and_a_client_certificate_are_used(tls_server: TlsServer, tmp_path: Path) -> None:
-    ok = _run(tls_server, tmp_path, MLFLOW_TRACKING_SERVER_CERT_PATH=str(tls_server.certs["ca"]),
-              MLFLOW_TRACKING_CLIENT_CERT_PATH=str(tls_server.certs["client"]))
+    ok = _run(
+        tls_server,
+        tmp_path,
+        MLFLOW_TRACKING_SERVER_CERT_PATH=str(tls_server.certs["ca"]),
+        MLFLOW_TRACKING_CLIENT_CERT_PATH=str(tls_server.certs["client"]),
+    )
     assert ok == {"metrics": {"ic": 0.25}, "pred": [1, 2]}
 
 
 def test_insecure_tls_skips_the_certificate_check(tls_server: TlsServer, tmp_path: Path) -> None:
-    ok = _run(tls_server, tmp_path, MLFLOW_TRACKING_INSECURE_TLS="true",
-              MLFLOW_TRACKING_CLIENT_CERT_PATH=str(tls_server.certs["client"]))
+    ok = _run(
+        tls_server,
+        tmp_path,
+        MLFLOW_TRACKING_INSECURE_TLS="true",
+        MLFLOW_TRACKING_CLIENT_CERT_PATH=str(tls_server.certs["client"]),
+    )
     assert ok == {"metrics": {"ic": 0.25}, "pred": [1, 2]}
 
 
 def test_an_unknown_certificate_is_refused_naming_the_settings(tls_server: TlsServer, tmp_path: Path) -> None:
     refused = _run(tls_server, tmp_path, MLFLOW_TRACKING_CLIENT_CERT_PATH=str(tls_server.certs["client"]))
     assert refused["error"] == "ServerError"
-    assert "MLFLOW_TRACKING_SERVER_CERT_PATH" in refused["message"] and "MLFLOW_TRACKING_INSECURE_TLS" in refused["message"]
+    assert (
+        "MLFLOW_TRACKING_SERVER_CERT_PATH" in refused["message"]
+        and "MLFLOW_TRACKING_INSECURE_TLS" in refused["message"]
+    )
     assert tls_server.url in refused["message"]
 
 

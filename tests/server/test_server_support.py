@@ -13,7 +13,6 @@ import urllib.request
 import uuid
 
 import pytest
-
 from interop_support import api_url
 from server_support import (
     AUTH_ADMIN,
@@ -94,7 +93,9 @@ def test_auth_server_refuses_strangers(auth_server: MlflowServer) -> None:
     own = _create_experiment(auth_server, auth=user)
     assert _experiment(auth_server, own, auth=user)[0] == 200
     foreign = _create_experiment(auth_server, auth=AUTH_ADMIN)
-    status, _ = rest(api_url(auth_server.url, "experiments/update"), {"experiment_id": foreign, "new_name": "x"}, auth=user)
+    status, _ = rest(
+        api_url(auth_server.url, "experiments/update"), {"experiment_id": foreign, "new_name": "x"}, auth=user
+    )
     assert status == 403
 
 

@@ -123,7 +123,9 @@ def test_file_size_limit_gives_storage_error(tmp_path):
             print("storage-error", exc)
         """
     )
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "s")], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "s")], capture_output=True, text=True, timeout=60
+    )
     assert "storage-error" in done.stdout, done.stderr
     store = FileStore(str(tmp_path / "s"))
     (run,) = store.load_runs([store.find_experiment("e").experiment_id])

@@ -25,11 +25,11 @@ import pandas.testing as pdt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from optional_support import requires
 
 from litexp import FileExpManager, QlibRecorder
 from litexp.store import FileStore
 from litexp.store.file.metric_lines import format_lines
-from optional_support import requires
 
 INDEX_FILE = ".litexp-index.sqlite"  # the documented name in the experiment folder
 OLD = time.time() - 3600
@@ -204,8 +204,14 @@ def _build(root, scratch):
     s.log_batch(lone.run_id, [("m", 3.0, 10, 0)], {"p": "x"}, {"t": "w"})
     age_tree(str(root))
     ns = types.SimpleNamespace(
-        s=s, root=str(root), exp=exp.experiment_id, exp2=other.experiment_id, runs=runs, lone=lone.run_id,
-        exp_dir=os.path.join(str(root), exp.experiment_id), exp2_dir=os.path.join(str(root), other.experiment_id),
+        s=s,
+        root=str(root),
+        exp=exp.experiment_id,
+        exp2=other.experiment_id,
+        runs=runs,
+        lone=lone.run_id,
+        exp_dir=os.path.join(str(root), exp.experiment_id),
+        exp2_dir=os.path.join(str(root), other.experiment_id),
         scratch=str(scratch),
     )
     ns.run_dir = lambda run_id: s.run_folder(run_id)
@@ -446,8 +452,9 @@ def _metric_tail_rewritten_and_grown_in_place(st_):
     path = st_.file(st_.runs[1], "metrics", "long")
     data = open(path, "rb").read()
     assert data.endswith(b" 19.0 19\n")
-    rewrite_in_place(path, data[: -len(b" 19.0 19\n")] + b" 91.0 19\n" + format_lines([(1, -1.0, 0)]),
-                     int((OLD + 10) * 1e9))
+    rewrite_in_place(
+        path, data[: -len(b" 19.0 19\n")] + b" 91.0 19\n" + format_lines([(1, -1.0, 0)]), int((OLD + 10) * 1e9)
+    )
     return lambda got: ("long", "91.0") in got[st_.runs[1]]["metrics"]
 
 
@@ -493,15 +500,39 @@ def _experiment_deleted(st_):
 
 
 CHANGES = [
-    _metric_truncated_in_place, _metric_tail_rewritten_and_grown_in_place, _meta_damaged, _tag_long_unicode_value,
-    _run_deleted_then_restored, _run_folder_replaced_by_copy, _experiment_deleted,
-    _metric_appended_recent, _metric_appended_settled, _metric_appended_same_mtime, _metric_appended_same_second,
-    _metric_short_append, _metric_short_append_to_short_file, _metric_rewritten_same_size_new_inode,
-    _param_rewritten_same_size_new_inode, _tag_rewritten_same_size_new_inode, _nested_tag_rewritten_same_size_new_inode,
-    _meta_rewritten_same_size_new_inode, _file_deleted, _tag_deleted, _param_added_recent, _param_added_settled,
-    _nested_key_added, _nested_key_added_to_existing_folder, _nested_key_removed, _nested_folder_removed,
-    _run_folder_deleted, _run_folder_deleted_settled, _run_added, _run_deleted_api, _status_changed_api,
-    _run_moved_to_other_experiment, _run_moved_meta_not_rewritten,
+    _metric_truncated_in_place,
+    _metric_tail_rewritten_and_grown_in_place,
+    _meta_damaged,
+    _tag_long_unicode_value,
+    _run_deleted_then_restored,
+    _run_folder_replaced_by_copy,
+    _experiment_deleted,
+    _metric_appended_recent,
+    _metric_appended_settled,
+    _metric_appended_same_mtime,
+    _metric_appended_same_second,
+    _metric_short_append,
+    _metric_short_append_to_short_file,
+    _metric_rewritten_same_size_new_inode,
+    _param_rewritten_same_size_new_inode,
+    _tag_rewritten_same_size_new_inode,
+    _nested_tag_rewritten_same_size_new_inode,
+    _meta_rewritten_same_size_new_inode,
+    _file_deleted,
+    _tag_deleted,
+    _param_added_recent,
+    _param_added_settled,
+    _nested_key_added,
+    _nested_key_added_to_existing_folder,
+    _nested_key_removed,
+    _nested_folder_removed,
+    _run_folder_deleted,
+    _run_folder_deleted_settled,
+    _run_added,
+    _run_deleted_api,
+    _status_changed_api,
+    _run_moved_to_other_experiment,
+    _run_moved_meta_not_rewritten,
 ]
 
 
@@ -601,7 +632,9 @@ def _searcher(root, exp_id, k, ready, stop, results):
         R = QlibRecorder(FileExpManager("file:" + root, "Experiment"))
         while not stop.is_set() or count < 3:
             FileStore(root).load_runs([exp_id], ALL)
-            R.search_records([exp_id], filter_string="metrics.m > 1 and params.writer != '0'", order_by=["metrics.m DESC"])
+            R.search_records(
+                [exp_id], filter_string="metrics.m > 1 and params.writer != '0'", order_by=["metrics.m DESC"]
+            )
             count += 1
             ready.set()
         results.put(("ok", count))
@@ -615,10 +648,14 @@ def test_concurrent_writers_and_searchers(store):
     results = ctx.Queue()
     stop = ctx.Event()
     ready = [ctx.Event(), ctx.Event()]
-    searchers = [ctx.Process(target=_searcher, args=(store.root, store.exp, k, ready[k], stop, results)) for k in range(2)]
+    searchers = [
+        ctx.Process(target=_searcher, args=(store.root, store.exp, k, ready[k], stop, results)) for k in range(2)
+    ]
     writers = [
-        ctx.Process(target=_writer, args=(store.root, "e", k, store.runs[k % 2], store.runs[2] if k == 3 else None,
-                                          ready, results))
+        ctx.Process(
+            target=_writer,
+            args=(store.root, "e", k, store.runs[k % 2], store.runs[2] if k == 3 else None, ready, results),
+        )
         for k in range(4)
     ]
     try:
@@ -766,15 +803,22 @@ def _damage(kind, path, st_):
         _new_db(path, "CREATE TABLE things (x INTEGER)", "INSERT INTO things VALUES (1)")
     elif kind == "other_user_version":
         rows = index_rows(path)
-        _new_db(path, "CREATE TABLE runs (run_id TEXT PRIMARY KEY, data BLOB NOT NULL)",
-                f"PRAGMA user_version = {version + 1}")
+        _new_db(
+            path,
+            "CREATE TABLE runs (run_id TEXT PRIMARY KEY, data BLOB NOT NULL)",
+            f"PRAGMA user_version = {version + 1}",
+        )
         db = sqlite3.connect(path)
         db.executemany("INSERT INTO runs VALUES (?, ?)", [(r, b"\x00\xff" + d[2:]) for r, d in rows])
         db.commit()
         db.close()
     elif kind == "same_user_version_other_schema":
-        _new_db(path, "CREATE TABLE runs (run_id TEXT PRIMARY KEY, other INTEGER)",
-                f"INSERT INTO runs VALUES ('{st_.runs[0]}', 1)", f"PRAGMA user_version = {version}")
+        _new_db(
+            path,
+            "CREATE TABLE runs (run_id TEXT PRIMARY KEY, other INTEGER)",
+            f"INSERT INTO runs VALUES ('{st_.runs[0]}', 1)",
+            f"PRAGMA user_version = {version}",
+        )
     elif kind == "same_user_version_no_table":
         _new_db(path, "CREATE TABLE other (x)", f"PRAGMA user_version = {version}")
     elif kind in ("garbage_row", "truncated_row", "empty_row", "swapped_rows"):
@@ -801,9 +845,22 @@ def _damage(kind, path, st_):
         raise AssertionError(kind)
 
 
-DAMAGE = ["zero_bytes", "random_junk", "first_half", "sqlite_header_then_junk", "foreign_database",
-          "other_user_version", "same_user_version_other_schema", "same_user_version_no_table", "garbage_row",
-          "truncated_row", "empty_row", "swapped_rows", "wal_garbage", "shm_garbage"]
+DAMAGE = [
+    "zero_bytes",
+    "random_junk",
+    "first_half",
+    "sqlite_header_then_junk",
+    "foreign_database",
+    "other_user_version",
+    "same_user_version_other_schema",
+    "same_user_version_no_table",
+    "garbage_row",
+    "truncated_row",
+    "empty_row",
+    "swapped_rows",
+    "wal_garbage",
+    "shm_garbage",
+]
 
 
 @pytest.mark.parametrize("kind", DAMAGE)
@@ -817,7 +874,9 @@ def test_damaged_index_is_rebuilt(store, kind):
     age(store.file(store.runs[1], "metrics", "m"), OLD + 10)
     got = check(store.root, [store.exp])
     assert ("m", "8.0") in got[store.runs[1]]["metrics"]
-    assert {k: v for k, v in got.items() if k != store.runs[1]} == {k: v for k, v in expected.items() if k != store.runs[1]}
+    assert {k: v for k, v in got.items() if k != store.runs[1]} == {
+        k: v for k, v in expected.items() if k != store.runs[1]
+    }
     check_frame(store.root, [store.exp], filter_string=FILTER, order_by=ORDER)
     # usable again: the rows are there, every row decodes to the truth, and they are kept
     check(store.root, [store.exp])

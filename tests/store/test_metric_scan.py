@@ -88,9 +88,45 @@ values = st.one_of(
     st.sampled_from([0.0, -0.0, 1e20, 5e-324, 1e-05, 3.0000000000000004e-05, -1.5e-07, 1e16, 0.5]).map(repr),
     st.integers(-(10**20), 10**20).map(str),
     st.sampled_from(
-        ["nan", "-nan", "inf", "-inf", "+inf", "Infinity", "-Infinity", "NaN", "iNf", "1.", ".5", "-.5", "1.e5",
-         "1e5", "1E+5", "1e", "e5", ".", "-", "1.2.3", "1e5e5", "1_0.5", "1__0", "nan1", "in1f", "--1", "+-1",
-         "1.5e", "0x1p3", "", "1,5", "٣.٥", "1e-", ".e5", "-e5", "5-", "1+1"]
+        [
+            "nan",
+            "-nan",
+            "inf",
+            "-inf",
+            "+inf",
+            "Infinity",
+            "-Infinity",
+            "NaN",
+            "iNf",
+            "1.",
+            ".5",
+            "-.5",
+            "1.e5",
+            "1e5",
+            "1E+5",
+            "1e",
+            "e5",
+            ".",
+            "-",
+            "1.2.3",
+            "1e5e5",
+            "1_0.5",
+            "1__0",
+            "nan1",
+            "in1f",
+            "--1",
+            "+-1",
+            "1.5e",
+            "0x1p3",
+            "",
+            "1,5",
+            "٣.٥",
+            "1e-",
+            ".e5",
+            "-e5",
+            "5-",
+            "1+1",
+        ]
     ),
 )
 separators = st.sampled_from([" "] * 12 + ["  ", "\t", " \t"])
@@ -149,10 +185,28 @@ def test_typical_lines(chunks, prior):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([
-    b"5 1.5 3\n", b"5 nan 3\n", b"5 2.5 3\n", b"5 -0.0 3\n", b"5 0.0 3\n", b"6 0.5 3\n",
-    b"4 9.5 3\n", b"5 1.5 2\n", b"5 inf 3\n", b"5 -inf 3\n", b"5 1.5 03\n", b"5 nan 003\n",
-]), max_size=12), priors)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"5 1.5 3\n",
+                b"5 nan 3\n",
+                b"5 2.5 3\n",
+                b"5 -0.0 3\n",
+                b"5 0.0 3\n",
+                b"6 0.5 3\n",
+                b"4 9.5 3\n",
+                b"5 1.5 2\n",
+                b"5 inf 3\n",
+                b"5 -inf 3\n",
+                b"5 1.5 03\n",
+                b"5 nan 003\n",
+            ]
+        ),
+        max_size=12,
+    ),
+    priors,
+)
 def test_ties_and_nan(chunks, prior):
     """Equal steps and timestamps: Python's max keeps the first of equals; nan compares false."""
     check(b"".join(chunks), prior)
@@ -197,7 +251,7 @@ def test_big_files_of_many_step_orders(seed, order):
     steps = {
         "up": lambda i, r: i,
         "down": lambda i, r: 10**5 - i,
-        "random": lambda i, r: r.randint(0, 10**r.randint(0, 18)),
+        "random": lambda i, r: r.randint(0, 10 ** r.randint(0, 18)),
         "few": lambda i, r: r.randint(0, 3),
         "zeros": lambda i, r: 0,
         "huge": lambda i, r: r.randint(0, 10**25),
@@ -290,7 +344,9 @@ def test_parse_history_reads_every_line_as_parse_line(chunks, odd, rnd, torn):
     assert [repr(p) for p in got_points] == [repr(p) for p in points] and got_skipped == skipped
 
 
-@pytest.mark.parametrize("line", [b"1\t2 3 4\n", b"1 2\t3 4\n", b"1 2 3\x1c4\n", b"1 2 3\r\n", b"1 2 3\t\n", b"1 2 3 \n"])
+@pytest.mark.parametrize(
+    "line", [b"1\t2 3 4\n", b"1 2\t3 4\n", b"1 2 3\x1c4\n", b"1 2 3\r\n", b"1 2 3\t\n", b"1 2 3 \n"]
+)
 @pytest.mark.parametrize("before", [b"", b"5 0.5 7\n" * 3])
 def test_parse_history_whitespace_inside_fields(line, before):
     data = before + line

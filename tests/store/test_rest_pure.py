@@ -42,7 +42,12 @@ def test_batches_stay_under_one_megabyte() -> None:
 
 
 def test_special_floats_travel_as_mlflows_strings() -> None:
-    assert [json_number(v) for v in (float("nan"), float("inf"), -float("inf"), 1.5)] == ["NaN", "Infinity", "-Infinity", 1.5]
+    assert [json_number(v) for v in (float("nan"), float("inf"), -float("inf"), 1.5)] == [
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        1.5,
+    ]
 
 
 def test_retry_schedule_is_urllib3s() -> None:

@@ -134,7 +134,9 @@ def test_damaged_run_meta_is_a_store_corrupt_error_and_is_left_alone(populated):
             call()
     with open(path) as fh:
         assert fh.read() == "a: [unclosed"  # nothing rewritten
-    assert sorted(r.run_id for r in FileStore(store.root).load_runs([exp.experiment_id])) == sorted(r.run_id for r in runs[1:])
+    assert sorted(r.run_id for r in FileStore(store.root).load_runs([exp.experiment_id])) == sorted(
+        r.run_id for r in runs[1:]
+    )
 
 
 def test_damaged_experiment_meta_skipped(populated, store_dir, caplog):

@@ -13,9 +13,9 @@ import tempfile
 from typing import List, Optional, Tuple
 
 from ...errors import InvalidInputError, NotFoundError
-from . import fs
 from ...records import ArtifactEntry
 from ..validation import artifact_subpath
+from . import fs
 
 
 def _inside(path: str, folder: str) -> bool:

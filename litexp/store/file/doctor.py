@@ -41,11 +41,31 @@ from ..validation import validate_key, validate_run_id
 from . import fs
 from . import metric_lines as lines
 from .index import index_damage, index_path, unlink_index
-from .layout import ARTIFACTS, DOCTOR_RUN_ASIDE, DOCTOR_STORE_ASIDE, META, METRICS, MODELS, PARAMS, TAGS, TRASH, Layout, meta_path
+from .layout import (
+    ARTIFACTS,
+    DOCTOR_RUN_ASIDE,
+    DOCTOR_STORE_ASIDE,
+    META,
+    METRICS,
+    MODELS,
+    PARAMS,
+    TAGS,
+    TRASH,
+    Layout,
+    meta_path,
+)
 from .run_reader import meta_fields, record_from_fields
 
-__all__ = ["Problem", "RunFolder", "StoreDoctor", "parse_meta", "RUN_ASIDE", "STORE_ASIDE", "TEMP_MIN_AGE",
-           "SETTLE_SECONDS"]
+__all__ = [
+    "Problem",
+    "RunFolder",
+    "StoreDoctor",
+    "parse_meta",
+    "RUN_ASIDE",
+    "STORE_ASIDE",
+    "TEMP_MIN_AGE",
+    "SETTLE_SECONDS",
+]
 
 RUN_ASIDE = DOCTOR_RUN_ASIDE
 STORE_ASIDE = DOCTOR_STORE_ASIDE
@@ -201,8 +221,17 @@ class StoreDoctor:
         """Where a repair keeps ``path`` (of the root or an experiment folder)."""
         return os.path.join(self.root, STORE_ASIDE, self.rel(path))
 
-    def add(self, kind: str, exp_id: Optional[str], run_id: Optional[str], path: str, message: str,
-            fix: str, action: Optional[Action] = None, settle: Optional[str] = None) -> Problem:
+    def add(
+        self,
+        kind: str,
+        exp_id: Optional[str],
+        run_id: Optional[str],
+        path: str,
+        message: str,
+        fix: str,
+        action: Optional[Action] = None,
+        settle: Optional[str] = None,
+    ) -> Problem:
         """Record a problem; when fixing, run ``action`` (unless the file ``settle`` changed in the
         last :data:`SETTLE_SECONDS`). The action returns None when done, else why it did nothing."""
         problem = Problem(kind, exp_id, run_id, path, message, fix)
@@ -211,8 +240,9 @@ class StoreDoctor:
             return problem
         age = self._age(settle) if settle is not None else SETTLE_SECONDS
         if age < SETTLE_SECONDS:
-            result: Optional[str] = (f"it changed {max(age, 0):.0f} s ago and a writer may be at work; run "
-                                     "doctor again in a minute")
+            result: Optional[str] = (
+                f"it changed {max(age, 0):.0f} s ago and a writer may be at work; run doctor again in a minute"
+            )
         else:
             try:
                 result = action()
@@ -263,9 +293,15 @@ class StoreDoctor:
         for path in found:
             age = self._age(path)
             if TEMP_MIN_AGE <= age < float("inf"):  # younger: a write that may still be going on
-                self.add("temp-file", exp_id, run_id, path,
-                         f"leftover temporary file of a write that never finished ({age / 3600:.1f} h old)",
-                         "remove it (the file it was meant to replace is intact)", self._remover(path))
+                self.add(
+                    "temp-file",
+                    exp_id,
+                    run_id,
+                    path,
+                    f"leftover temporary file of a write that never finished ({age / 3600:.1f} h old)",
+                    "remove it (the file it was meant to replace is intact)",
+                    self._remover(path),
+                )
 
     def _rewrite_meta(self, path: str, data: bytes, meta: Dict[str, Any], kept: Optional[str]) -> Optional[str]:
         """Under the store lock, if ``path`` still holds ``data``: keep ``data`` at ``kept``, write ``meta``."""
@@ -294,8 +330,11 @@ class StoreDoctor:
         folder's own when it holds nothing else."""
         stamps: List[float] = []
         for current, dirs, files in os.walk(folder):
-            names = [n for n in files + ([] if deep else dirs)
-                     if not (current == folder and n == META) and not _is_temp(n) and n != RUN_ASIDE]
+            names = [
+                n
+                for n in files + ([] if deep else dirs)
+                if not (current == folder and n == META) and not _is_temp(n) and n != RUN_ASIDE
+            ]
             dirs[:] = [d for d in dirs if d != RUN_ASIDE] if deep else []
             for name in names:
                 try:
@@ -310,8 +349,12 @@ class StoreDoctor:
     # ------------------------------------------------------------ the root and experiments
     def experiment_dirs(self) -> List[Tuple[str, bool]]:
         """``(folder, trashed)`` of every folder named like a litexp experiment (digits)."""
-        return [(path, trashed) for trashed in (False, True) for path in self.layout.experiment_folders(trashed)
-                if os.path.basename(path).isdigit()]
+        return [
+            (path, trashed)
+            for trashed in (False, True)
+            for path in self.layout.experiment_folders(trashed)
+            if os.path.basename(path).isdigit()
+        ]
 
     def check_store(self) -> None:
         """Stray folders, experiment metas and tags, indexes, temporary files, duplicate names."""
@@ -341,41 +384,66 @@ class StoreDoctor:
                 reason = _key_file_problem(key, path, "Tag")
                 if reason is not None:
                     target = self.aside(path)
-                    self.add("bad-file", exp_id, None, path,
-                             f"experiment tag file {key!r} {reason}; MLflow fails on it",
-                             f"move it to {self.rel(target)}", self._mover(path, target), path)
+                    self.add(
+                        "bad-file",
+                        exp_id,
+                        None,
+                        path,
+                        f"experiment tag file {key!r} {reason}; MLflow fails on it",
+                        f"move it to {self.rel(target)}",
+                        self._mover(path, target),
+                        path,
+                    )
             for path in sorted({index_path(exp_dir, network=False), index_path(exp_dir, network=True)}):
                 reason = index_damage(path)
                 if reason is not None:
-                    self.add("damaged-index", exp_id, None, path, f"the search index is damaged ({reason})",
-                             "remove it: it is a cache that the next search rebuilds, no data is lost",
-                             self._remover(path, unlink_index))
+                    self.add(
+                        "damaged-index",
+                        exp_id,
+                        None,
+                        path,
+                        f"the search index is damaged ({reason})",
+                        "remove it: it is a cache that the next search rebuilds, no data is lost",
+                        self._remover(path, unlink_index),
+                    )
         for name, group in sorted(names.items()):
             group.sort()
             for _, exp_id, exp_dir in group[1:]:
-                self.add("duplicate-name", exp_id, None, meta_path(exp_dir),
-                         f"experiment {exp_id} has the name {name!r} of experiment {group[0][1]}: MLflow's "
-                         "get_experiment_by_name picks the newest, litexp's R.start(experiment_name=...) the first "
-                         "folder, so they may log into different ones",
-                         "none (which one the name should mean cannot be told): rename one, e.g. MlflowClient(uri)"
-                         f".rename_experiment({exp_id!r}, {name + '-' + exp_id!r}), or edit the name: line of "
-                         f"{self.rel(meta_path(exp_dir))}")
+                self.add(
+                    "duplicate-name",
+                    exp_id,
+                    None,
+                    meta_path(exp_dir),
+                    f"experiment {exp_id} has the name {name!r} of experiment {group[0][1]}: MLflow's "
+                    "get_experiment_by_name picks the newest, litexp's R.start(experiment_name=...) the first "
+                    "folder, so they may log into different ones",
+                    "none (which one the name should mean cannot be told): rename one, e.g. MlflowClient(uri)"
+                    f".rename_experiment({exp_id!r}, {name + '-' + exp_id!r}), or edit the name: line of "
+                    f"{self.rel(meta_path(exp_dir))}",
+                )
 
     def _strays(self, parent: str, skip: Callable[[str], bool]) -> None:
         """Folders MLflow lists as experiments but whose name it refuses as an id."""
         try:
             with os.scandir(parent) as it:
-                found = sorted(e.name for e in it
-                               if e.is_dir() and not skip(e.name) and not MLFLOW_EXPERIMENT_ID.match(e.name))
+                found = sorted(
+                    e.name for e in it if e.is_dir() and not skip(e.name) and not MLFLOW_EXPERIMENT_ID.match(e.name)
+                )
         except OSError:
             return
         for name in found:
             path = os.path.join(parent, name)
             target = self.aside(path)
-            self.add("stray-folder", None, None, path,
-                     f"folder {self.rel(path)!r} is not an experiment: MLflow's file store fails on a folder there "
-                     "whose name is not an experiment id",
-                     f"move it to {self.rel(target)}", self._mover(path, target))
+            self.add(
+                "stray-folder",
+                None,
+                None,
+                path,
+                f"folder {self.rel(path)!r} is not an experiment: MLflow's file store fails on a folder there "
+                "whose name is not an experiment id",
+                f"move it to {self.rel(target)}",
+                self._mover(path, target),
+            )
 
     def check_experiment_meta(self, exp_dir: str, exp_id: str, trashed: bool) -> Optional[Dict[str, Any]]:
         """The experiment's meta.yaml as readable now (after a repair), or None.
@@ -408,14 +476,23 @@ class StoreDoctor:
         meta = _scalars(found)
         meta.update(
             artifact_location=_text(found.get("artifact_location")) or self._location(exp_id),
-            creation_time=_int(found.get("creation_time")) or first, experiment_id=exp_id,
-            last_update_time=_int(found.get("last_update_time")) or last, lifecycle_stage=stage, name=name,
+            creation_time=_int(found.get("creation_time")) or first,
+            experiment_id=exp_id,
+            last_update_time=_int(found.get("last_update_time")) or last,
+            lifecycle_stage=stage,
+            name=name,
         )
         kept = self.aside(path) if data.strip() else None
-        p = self.add("experiment-meta", exp_id, None, path,
-                     f"meta.yaml {reason}; MLflow fails on it or hides the experiment and its runs",
-                     f"rebuild it ({note}, lifecycle {stage}){self._kept(kept)}",
-                     lambda: self._rewrite_meta(path, data, meta, kept), path)
+        p = self.add(
+            "experiment-meta",
+            exp_id,
+            None,
+            path,
+            f"meta.yaml {reason}; MLflow fails on it or hides the experiment and its runs",
+            f"rebuild it ({note}, lifecycle {stage}){self._kept(kept)}",
+            lambda: self._rewrite_meta(path, data, meta, kept),
+            path,
+        )
         return meta if p.fixed else None
 
     def _read_meta(self, path: str, exp_id: str, run_id: Optional[str]) -> Optional[bytes]:
@@ -425,16 +502,25 @@ class StoreDoctor:
         except FileNotFoundError:
             return None  # not an experiment or run (MLflow skips it too)
         except OSError as exc:
-            self.add("run-meta" if run_id else "experiment-meta", exp_id, run_id, path,
-                     f"meta.yaml cannot be read: {exc.strerror or exc}",
-                     "none: make the file readable (check its permissions)")
+            self.add(
+                "run-meta" if run_id else "experiment-meta",
+                exp_id,
+                run_id,
+                path,
+                f"meta.yaml cannot be read: {exc.strerror or exc}",
+                "none: make the file readable (check its permissions)",
+            )
             return None
 
     # ------------------------------------------------------------ runs
     def run_folders(self) -> List[RunFolder]:
         """Every folder of an experiment (active or deleted) that holds a meta.yaml."""
-        return [RunFolder(os.path.basename(exp_dir), path, trashed) for exp_dir, trashed in self.experiment_dirs()
-                for path in sorted(self.layout.run_dirs_of(exp_dir)) if os.path.lexists(meta_path(path))]
+        return [
+            RunFolder(os.path.basename(exp_dir), path, trashed)
+            for exp_dir, trashed in self.experiment_dirs()
+            for path in sorted(self.layout.run_dirs_of(exp_dir))
+            if os.path.lexists(meta_path(path))
+        ]
 
     def check_run_meta(self, run: RunFolder) -> None:
         """Check (and repair) the run's meta.yaml, folders and temporary files; set ``run.record``
@@ -462,16 +548,29 @@ class StoreDoctor:
             return
         if not _looks_like_run(run.path):
             target = self.aside(path)
-            self.add("run-meta", run.experiment_id, None, path,
-                     f"meta.yaml {reason}, in folder {run.run_id!r}, which is not a run; MLflow fails on it",
-                     f"move the file to {self.rel(target)} (the folder then reads as no run)",
-                     self._mover(path, target), path)
+            self.add(
+                "run-meta",
+                run.experiment_id,
+                None,
+                path,
+                f"meta.yaml {reason}, in folder {run.run_id!r}, which is not a run; MLflow fails on it",
+                f"move the file to {self.rel(target)} (the folder then reads as no run)",
+                self._mover(path, target),
+                path,
+            )
             return
         meta, notes = self._run_meta(run, found, complete=whole is not None)
         kept = os.path.join(run.path, RUN_ASIDE, META) if data.strip() else None
-        p = self.add("run-meta", run.experiment_id, run.run_id, path, f"meta.yaml {reason}; MLflow fails on this run",
-                     f"rebuild it ({', '.join(notes)}){self._kept(kept)}",
-                     lambda: self._rewrite_meta(path, data, meta, kept), path)
+        p = self.add(
+            "run-meta",
+            run.experiment_id,
+            run.run_id,
+            path,
+            f"meta.yaml {reason}; MLflow fails on this run",
+            f"rebuild it ({', '.join(notes)}){self._kept(kept)}",
+            lambda: self._rewrite_meta(path, data, meta, kept),
+            path,
+        )
         if p.fixed:
             run.record = record_from_fields(run.run_id, meta_fields(meta, run.path))
 
@@ -513,13 +612,24 @@ class StoreDoctor:
         stage = _stage(found, run.trashed)
         location = self.locations.get(run.experiment_id) or self._location(run.experiment_id)
         meta = _scalars(found) if complete else {}
-        meta.update({key: found[key] if isinstance(found.get(key), str) else ""
-                     for key in ("entry_point_name", "source_name", "source_version")})
+        meta.update(
+            {
+                key: found[key] if isinstance(found.get(key), str) else ""
+                for key in ("entry_point_name", "source_name", "source_version")
+            }
+        )
         meta.update(
             artifact_uri=_text(found.get("artifact_uri")) or location.rstrip("/") + f"/{run.run_id}/artifacts",
-            end_time=end, experiment_id=run.experiment_id, lifecycle_stage=stage, run_id=run.run_id,
-            run_name=_text(found.get("run_name")) or _read_tag(tags, RUN_NAME_TAG) or "", run_uuid=run.run_id,
-            source_type=_int(found.get("source_type")) or 4, start_time=start, status=status, tags=[],
+            end_time=end,
+            experiment_id=run.experiment_id,
+            lifecycle_stage=stage,
+            run_id=run.run_id,
+            run_name=_text(found.get("run_name")) or _read_tag(tags, RUN_NAME_TAG) or "",
+            run_uuid=run.run_id,
+            source_type=_int(found.get("source_type")) or 4,
+            start_time=start,
+            status=status,
+            tags=[],
             user_id=_text(found.get("user_id")) or _read_tag(tags, USER_TAG) or "unknown",
         )
         meta.pop("deleted_time", None)
@@ -539,9 +649,16 @@ class StoreDoctor:
                 reason = _key_file_problem(key, path, kind)
                 if reason is not None:
                     target = os.path.join(run.path, RUN_ASIDE, sub, *key.split("/"))
-                    self.add("bad-file", run.experiment_id, run.run_id, path,
-                             f"{kind.lower()} file {key!r} {reason}; MLflow fails on this run",
-                             f"move it to {self.rel(target)}", self._mover(path, target), path)
+                    self.add(
+                        "bad-file",
+                        run.experiment_id,
+                        run.run_id,
+                        path,
+                        f"{kind.lower()} file {key!r} {reason}; MLflow fails on this run",
+                        f"move it to {self.rel(target)}",
+                        self._mover(path, target),
+                        path,
+                    )
                 elif kind == "Metric":
                     self._metric(run, key, path)
 
@@ -554,8 +671,9 @@ class StoreDoctor:
         bad = lines.unreadable_lines(data)
         if not bad:
             return
-        what = [f"its last line has no newline (a write cut short): {_quote(raw)}" for why, _, raw in bad
-                if why == "torn"]
+        what = [
+            f"its last line has no newline (a write cut short): {_quote(raw)}" for why, _, raw in bad if why == "torn"
+        ]
         others = [(number, raw) for why, number, raw in bad if why != "torn"]
         if others:
             first = f"line {others[0][0]}: {_quote(others[0][1])}"
@@ -576,9 +694,18 @@ class StoreDoctor:
             fs.replace_file(path, good, tmp_folder=run.path)
             return None
 
-        self.add("torn-metric", run.experiment_id, run.run_id, path, f"metric {key!r}: {'; '.join(what)}",
-                 f"cut {_plural(len(bad), 'line')} ({len(cut)} bytes), kept in {self.rel(side + '.cut')}" if good
-                 else f"no line is readable: move the file to {self.rel(side)}", action, path)
+        self.add(
+            "torn-metric",
+            run.experiment_id,
+            run.run_id,
+            path,
+            f"metric {key!r}: {'; '.join(what)}",
+            f"cut {_plural(len(bad), 'line')} ({len(cut)} bytes), kept in {self.rel(side + '.cut')}"
+            if good
+            else f"no line is readable: move the file to {self.rel(side)}",
+            action,
+            path,
+        )
 
 
 def _looks_like_run(path: str) -> bool:

@@ -12,10 +12,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from ...errors import ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError, StoreCorruptError
 from ...records import ACTIVE, DELETED, ExperimentRecord, ViewType
 from .. import validation as v
-from . import fs
 from ..uri import path_to_file_url
-from .layout import DEFAULT_EXPERIMENT_ID, Layout, meta_path
+from . import fs
 from .key_files import Warnings, write_tag_file
+from .layout import DEFAULT_EXPERIMENT_ID, Layout, meta_path
 from .locks import StoreLock, is_network_fs
 from .meta import RunMeta
 
@@ -50,7 +50,9 @@ class Experiments:
     (with ``.trash`` and the experiment ``0``) when it does not exist yet.
     """
 
-    def __init__(self, layout: Layout, lock: StoreLock, meta: RunMeta, warn: Warnings, ensure_store: Callable[[], None]) -> None:
+    def __init__(
+        self, layout: Layout, lock: StoreLock, meta: RunMeta, warn: Warnings, ensure_store: Callable[[], None]
+    ) -> None:
         self.layout = layout
         self.root = layout.root
         self.trash = layout.trash

@@ -25,6 +25,7 @@ def _yaml() -> Any:
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml, loader, dumper
 
+
 TMP_SUFFIX = ".litexp-tmp"
 
 _pid = os.getpid()
@@ -59,8 +60,20 @@ def temp_path_in(folder: str, name: str = "") -> str:
 _O_TMPFILE = getattr(os, "O_TMPFILE", 0) if sys.platform.startswith("linux") else 0
 _LINK_FOLLOWS = os.link in getattr(os, "supports_dir_fd", ())
 #: Errors that mean "not on this file system / system": fall back to a named temporary file.
-_NO_TMPFILE = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL, errno.ENOENT, errno.EPERM,
-                         errno.EACCES, errno.EXDEV, errno.ENOSYS, errno.ENOTDIR})
+_NO_TMPFILE = frozenset(
+    {
+        errno.EOPNOTSUPP,
+        errno.ENOTSUP,
+        errno.EISDIR,
+        errno.EINVAL,
+        errno.ENOENT,
+        errno.EPERM,
+        errno.EACCES,
+        errno.EXDEV,
+        errno.ENOSYS,
+        errno.ENOTDIR,
+    }
+)
 
 
 def _link_new(folder: str, path: str, data: bytes) -> Optional[bool]:
@@ -262,7 +275,7 @@ def _last_line_of(fd: int, size: int, limit: int = 256) -> Optional[bytes]:
     cut = body.rfind(b"\n")
     if cut < 0 and start > 0:
         return None
-    return body[cut + 1:]
+    return body[cut + 1 :]
 
 
 def _drop_partial_append(fd: int, size_before: int, length: int) -> None:

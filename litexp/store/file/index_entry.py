@@ -106,8 +106,11 @@ class Entry:
         try:
             i = packed[1].split("\n").index(name)
             values = packed[5]
-            sig = (_item(packed[2], i), _item(packed[3], i),
-                   (self.meta_sig[2] if self.meta_sig[2] >= 0 else 0) + _item(packed[4], i))
+            sig = (
+                _item(packed[2], i),
+                _item(packed[3], i),
+                (self.meta_sig[2] if self.meta_sig[2] >= 0 else 0) + _item(packed[4], i),
+            )
             if folder != "metrics":
                 return sig, values[i]
             if i in values[3]:
@@ -186,18 +189,36 @@ def encode(entry: Entry, run_id: str) -> bytes:
                     extra.append((i, value[3]))
                 numbers.extend((value[0], value[2]))
                 floats.append(value[1])
-            values = (_pack("q", numbers), array("d", floats).tobytes(),
-                      _pack("I", [v[4] if v is not None else 0 for v in files.values]), tuple(empty), tuple(extra))
+            values = (
+                _pack("q", numbers),
+                array("d", floats).tobytes(),
+                _pack("I", [v[4] if v is not None else 0 for v in files.values]),
+                tuple(empty),
+                tuple(extra),
+            )
         else:
             values = tuple(files.values)
-        kinds.append((
-            folder, "\n".join(files.names), _pack("q", files.mtimes), _pack("H", files.sizes),
-            _pack("h", [ino - base_ino for ino in files.inos]), values,
-        ))
+        kinds.append(
+            (
+                folder,
+                "\n".join(files.names),
+                _pack("q", files.mtimes),
+                _pack("H", files.sizes),
+                _pack("h", [ino - base_ino for ino in files.inos]),
+                values,
+            )
+        )
     dir_sigs: List[int] = []
     for sig in entry.dirs.values():
         dir_sigs.extend(sig)
-    row = (_FORMAT, entry.meta_sig, _with_marker(entry.meta, run_id), "\n".join(entry.dirs), _pack("q", dir_sigs), tuple(kinds))
+    row = (
+        _FORMAT,
+        entry.meta_sig,
+        _with_marker(entry.meta, run_id),
+        "\n".join(entry.dirs),
+        _pack("q", dir_sigs),
+        tuple(kinds),
+    )
     return marshal.dumps(row)
 
 
@@ -215,8 +236,7 @@ def _unpack_files(packed: Tuple[Any, ...], base_ino: int) -> Optional[Files]:
         crcs = _unpack(values[2])
         skipped = dict(values[4])
         files.values = [
-            (numbers[2 * i], floats[i], numbers[2 * i + 1], skipped.get(i, 0), crcs[i])
-            for i in range(len(files.names))
+            (numbers[2 * i], floats[i], numbers[2 * i + 1], skipped.get(i, 0), crcs[i]) for i in range(len(files.names))
         ]
         for i in values[3]:
             files.values[i] = None

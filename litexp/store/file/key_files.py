@@ -1,5 +1,4 @@
-"""Files named by keys (metrics, params, tags): where their files go, how a tag is written; and the one-warning-per-damaged-file notice every part of the store uses.
-"""
+"""Files named by keys (metrics, params, tags): where their files go, how a tag is written; and the one-warning-per-damaged-file notice every part of the store uses."""
 
 from __future__ import annotations
 
@@ -47,7 +46,9 @@ def data_path(folder: str, key: str, kind: str) -> str:
 
 
 def _folder_clash(key: str, kind: str) -> InvalidInputError:
-    return InvalidInputError(f"{kind} key {key!r} cannot be stored: other {kind.lower()} keys start with {key + '/'!r}.")
+    return InvalidInputError(
+        f"{kind} key {key!r} cannot be stored: other {kind.lower()} keys start with {key + '/'!r}."
+    )
 
 
 #: Errors of a write straight to a key's file that :func:`data_path` explains (or fixes, by

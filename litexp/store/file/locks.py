@@ -40,9 +40,31 @@ SOFT_LOCK_FILE_NAME = SOFT_LOCK_FILE
 
 NETWORK_FS_TYPES = frozenset(
     {
-        "nfs", "nfs4", "lustre", "gpfs", "beegfs", "cifs", "smb3", "smbfs", "ceph", "glusterfs",
-        "afs", "panfs", "ocfs2", "gfs2", "9p", "fuse.sshfs", "fuse.glusterfs", "fuse.ceph-fuse",
-        "fuse.s3fs", "fuse.gcsfuse", "fuse.juicefs", "wekafs", "fhgfs", "orangefs", "pvfs2",
+        "nfs",
+        "nfs4",
+        "lustre",
+        "gpfs",
+        "beegfs",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ceph",
+        "glusterfs",
+        "afs",
+        "panfs",
+        "ocfs2",
+        "gfs2",
+        "9p",
+        "fuse.sshfs",
+        "fuse.glusterfs",
+        "fuse.ceph-fuse",
+        "fuse.s3fs",
+        "fuse.gcsfuse",
+        "fuse.juicefs",
+        "wekafs",
+        "fhgfs",
+        "orangefs",
+        "pvfs2",
     }
 )
 

@@ -99,7 +99,9 @@ class RunMeta:
             self._cache[path] = ((st.st_ino, st.st_size, st.st_mtime_ns), dict(meta), data)
         return meta
 
-    def update(self, run_id: str, change: Callable[[Meta], Optional[bool]], experiment_id: Optional[str] = None) -> Tuple[str, Meta]:
+    def update(
+        self, run_id: str, change: Callable[[Meta], Optional[bool]], experiment_id: Optional[str] = None
+    ) -> Tuple[str, Meta]:
         """Apply ``change`` to the run's meta.yaml under the store lock and rewrite it.
 
         ``change`` edits the mapping in place; returning False leaves the file as it is.

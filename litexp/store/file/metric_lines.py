@@ -214,7 +214,9 @@ def _too_long(longest: int, gaps: Any, first: int) -> bool:
     return bool(limit) and longest > limit and (first > limit or gaps.max() - 1 > limit)
 
 
-def _scan_shapes(np: Any, data: bytes, prior: Optional[Point], a: Any, pos: Any, nd: Any) -> Tuple[Optional[Point], int]:
+def _scan_shapes(
+    np: Any, data: bytes, prior: Optional[Point], a: Any, pos: Any, nd: Any
+) -> Tuple[Optional[Point], int]:
     """:func:`_scan_numpy` line by line. A line's non-digits, each marked when digits
     come right before it, make its shape (:func:`_line_shape`); lines of a shape that
     surely parses are not parsed, the others go through :func:`parse_line`."""

@@ -125,8 +125,9 @@ class Purger:
         self.network = network
 
     # ------------------------------------------------------------ listing
-    def deleted_runs(self, older_than_ms: Optional[int] = None,
-                     experiment_ids: Optional[Sequence[str]] = None) -> List[RunRecord]:
+    def deleted_runs(
+        self, older_than_ms: Optional[int] = None, experiment_ids: Optional[Sequence[str]] = None
+    ) -> List[RunRecord]:
         """The deleted runs of active and deleted experiments that are due (see :func:`run_is_due`),
         meta data only, in experiment then folder order."""
         wanted = None if experiment_ids is None else {v.validate_experiment_id(str(e)) for e in experiment_ids}
@@ -188,8 +189,10 @@ class Purger:
         except FileNotFoundError:
             raise NotFoundError(f"Run {run_id} is gone (removed by another process).") from None
         except Exception as exc:
-            raise InvalidInputError(f"Run {run_id} was left alone: its meta.yaml in {run_dir} cannot be read "
-                                    f"({exc}). `litexp doctor` reports such runs.") from None
+            raise InvalidInputError(
+                f"Run {run_id} was left alone: its meta.yaml in {run_dir} cannot be read "
+                f"({exc}). `litexp doctor` reports such runs."
+            ) from None
         if not isinstance(meta, dict):
             raise InvalidInputError(f"Run {run_id} was left alone: its meta.yaml in {run_dir} is not a mapping.")
         return meta
@@ -197,8 +200,9 @@ class Purger:
     @staticmethod
     def _check_run(run_id: str, meta: Dict[str, Any], older_than_ms: Optional[int]) -> None:
         if str(meta.get("lifecycle_stage")) != DELETED:
-            raise InvalidInputError(f"Run {run_id} is not deleted (it was restored, or never deleted); "
-                                    "only deleted runs are removed.")
+            raise InvalidInputError(
+                f"Run {run_id} is not deleted (it was restored, or never deleted); only deleted runs are removed."
+            )
         if not run_is_due(meta, older_than_ms, _now_ms()):
             raise InvalidInputError(f"Run {run_id} was deleted less than the requested age ago; it is kept.")
 
@@ -224,9 +228,11 @@ class Purger:
         """Delete a folder put aside in an experiment folder (which may have moved to or from
         ``.trash`` since); the bytes it held."""
         name = os.path.basename(aside)
-        for path in (aside,
-                     os.path.join(self.layout.trashed_experiment_dir(experiment_id), name),
-                     os.path.join(self.layout.experiment_dir(experiment_id), name)):
+        for path in (
+            aside,
+            os.path.join(self.layout.trashed_experiment_dir(experiment_id), name),
+            os.path.join(self.layout.experiment_dir(experiment_id), name),
+        ):
             if os.path.isdir(path):
                 size = folder_bytes(path)
                 self._remove(path)
@@ -238,12 +244,16 @@ class Purger:
         try:
             _rmtree(path)
         except OSError as exc:
-            then = ("nothing reads it any more, and the next `litexp gc` finishes the removal" if in_store
-                    else "delete it by hand")
+            then = (
+                "nothing reads it any more, and the next `litexp gc` finishes the removal"
+                if in_store
+                else "delete it by hand"
+            )
             raise StorageError(f"Could not delete {path} ({exc.strerror or exc}); {then}.") from exc
 
-    def _external_artifacts(self, run_dir: str, run_id: str, experiment_id: str, meta: Dict[str, Any],
-                            dry_run: bool) -> List[Removal]:
+    def _external_artifacts(
+        self, run_dir: str, run_id: str, experiment_id: str, meta: Dict[str, Any], dry_run: bool
+    ) -> List[Removal]:
         """The run's artifact folder when it is kept outside the run folder (and safe to delete)."""
         path = self._external_artifact_dir(run_dir, run_id, meta)
         if path is None:
@@ -284,8 +294,9 @@ class Purger:
         return path
 
     # ------------------------------------------------------------ experiments
-    def purge_experiment(self, experiment_id: str, older_than_ms: Optional[int] = None,
-                         dry_run: bool = False) -> List[Removal]:
+    def purge_experiment(
+        self, experiment_id: str, older_than_ms: Optional[int] = None, dry_run: bool = False
+    ) -> List[Removal]:
         """Remove a deleted experiment (in ``.trash``) for good, with every run in it and their
         artifacts kept elsewhere.
 
@@ -329,25 +340,33 @@ class Purger:
             except StorageError as exc:
                 problems.append(str(exc))
         if problems:
-            raise StorageError(f"Experiment {experiment_id} was removed, but not all the artifacts its runs kept "
-                               f"elsewhere: {' '.join(problems)}")
+            raise StorageError(
+                f"Experiment {experiment_id} was removed, but not all the artifacts its runs kept "
+                f"elsewhere: {' '.join(problems)}"
+            )
         return removals
 
     def _check_experiment(self, exp_dir: str, experiment_id: str, older_than_ms: Optional[int]) -> None:
         try:
             meta = fs.load_yaml(meta_path(exp_dir))
         except FileNotFoundError:
-            raise NotFoundError(f"No deleted experiment {experiment_id} in {self.layout.trash} (restored, "
-                                "or removed by another process).") from None
+            raise NotFoundError(
+                f"No deleted experiment {experiment_id} in {self.layout.trash} (restored, "
+                "or removed by another process)."
+            ) from None
         except Exception as exc:
-            raise InvalidInputError(f"Experiment {experiment_id} was left alone: its meta.yaml in {exp_dir} "
-                                    f"cannot be read ({exc}).") from None
+            raise InvalidInputError(
+                f"Experiment {experiment_id} was left alone: its meta.yaml in {exp_dir} cannot be read ({exc})."
+            ) from None
         if not isinstance(meta, dict) or str(meta.get("experiment_id")) != experiment_id:
-            raise InvalidInputError(f"Experiment folder {exp_dir} was left alone: its meta.yaml does not "
-                                    f"describe experiment {experiment_id}.")
+            raise InvalidInputError(
+                f"Experiment folder {exp_dir} was left alone: its meta.yaml does not "
+                f"describe experiment {experiment_id}."
+            )
         if not experiment_is_due(meta.get("last_update_time"), older_than_ms, _now_ms()):
-            raise InvalidInputError(f"Experiment {experiment_id} was deleted less than the requested age ago; "
-                                    "it is kept.")
+            raise InvalidInputError(
+                f"Experiment {experiment_id} was deleted less than the requested age ago; it is kept."
+            )
 
     # ------------------------------------------------------------ index
     def _forget_runs(self, exp_dir: str, run_ids: List[str]) -> None:

@@ -17,7 +17,6 @@ from .layout import Layout, key_path
 from .meta import RunMeta
 from .runs import Runs, check_active
 
-
 #: Metric files remembered as existing (beyond it the memory starts again).
 _KNOWN_LIMIT = 10_000
 

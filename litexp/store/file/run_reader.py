@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, List, Optional, Tuple
 
+from ...records import ACTIVE, INT_TO_STATUS, STATUS_TO_INT, DatasetInput, RunRecord
 from . import fs
 from .layout import Layout, meta_path
-from ...records import ACTIVE, INT_TO_STATUS, STATUS_TO_INT, DatasetInput, RunRecord
 
 Warn = Callable[..., None]
 
@@ -103,7 +103,9 @@ def read_datasets(run_dir: str, warn: Warn) -> List[DatasetInput]:
             dataset = fs.load_yaml(meta_path(os.path.join(datasets_dir, str(link["source_id"]))))
             tags = link.get("tags") or {}
             found.append(
-                DatasetInput(name=str(dataset["name"]), digest=str(dataset["digest"]), context=tags.get("mlflow.data.context"))
+                DatasetInput(
+                    name=str(dataset["name"]), digest=str(dataset["digest"]), context=tags.get("mlflow.data.context")
+                )
             )
         except Exception as exc:
             warn(path, "litexp: skipping dataset input %s (%s)", path, exc)

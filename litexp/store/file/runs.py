@@ -13,9 +13,9 @@ from ...records import ACTIVE, DELETED, STATUS_TO_INT, Heartbeat, RunRecord, Sel
 from .. import validation as v
 from . import fs
 from .experiments import Experiments, now_ms
-from .key_files import Warnings, data_path
 from .heartbeats import Heartbeats
 from .index import open_index
+from .key_files import Warnings, data_path
 from .layout import RUN_SUBFOLDERS, Layout, meta_path
 from .locks import is_network_fs
 from .meta import RunMeta
@@ -39,7 +39,9 @@ def check_active(run_id: str, meta: Mapping[str, Any]) -> None:
 class Runs:
     """The run folders of one store."""
 
-    def __init__(self, layout: Layout, meta: RunMeta, experiments: Experiments, heartbeats: Heartbeats, warn: Warnings) -> None:
+    def __init__(
+        self, layout: Layout, meta: RunMeta, experiments: Experiments, heartbeats: Heartbeats, warn: Warnings
+    ) -> None:
         self.layout = layout
         self.meta = meta
         self.experiments = experiments

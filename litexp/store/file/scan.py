@@ -120,8 +120,9 @@ class RunScanner:
                 index.drop([r for r in index.run_ids() if r not in present])
             index.flush()
 
-    def _batch(self, exp_dir: str, names: List[str], experiment_id: str, stages: Sequence[str],
-               selection: Selection) -> Iterator[RunRecord]:
+    def _batch(
+        self, exp_dir: str, names: List[str], experiment_id: str, stages: Sequence[str], selection: Selection
+    ) -> Iterator[RunRecord]:
         rows = self.index.get_many(names) if self.index is not None else {}
         for name in names:
             record = self.read(exp_dir + os.sep + name, name, experiment_id, stages, selection, rows.get(name, b""))
@@ -149,8 +150,10 @@ class RunScanner:
         fields, changed = self._meta(run_dir, cached, fresh)
         changed = changed or (cached is None and index is not None)
         record = record_from_fields(run_id, fields) if fields is not None else None
-        if record is None or (experiment_id is not None and record.experiment_id != experiment_id) or (
-            stages is not None and record.lifecycle_stage not in stages
+        if (
+            record is None
+            or (experiment_id is not None and record.experiment_id != experiment_id)
+            or (stages is not None and record.lifecycle_stage not in stages)
         ):
             if changed and index is not None and fresh.meta is not None:
                 _keep_rest(cached, fresh, (METRICS, PARAMS, TAGS))
@@ -299,8 +302,11 @@ class RunScanner:
                         todo.append((name, (old.sig(i), values[i])))
                         continue
                     value = values[i]
-                    if st.st_mtime_ns != mtimes[i] or st.st_size != sizes[i] or st.st_ino != inos[i] or (
-                        metric and (value is None or value[3])
+                    if (
+                        st.st_mtime_ns != mtimes[i]
+                        or st.st_size != sizes[i]
+                        or st.st_ino != inos[i]
+                        or (metric and (value is None or value[3]))
                     ):
                         todo.append((name, (old.sig(i), value)))
                         continue
@@ -309,8 +315,9 @@ class RunScanner:
                     add_size(sizes[i])
                     add_ino(inos[i])
                     add_value(value)
-                    out[names.setdefault(name, name)] = value[1] if metric else (
-                        names.setdefault(value, value) if len(value) <= 64 else value)
+                    out[names.setdefault(name, name)] = (
+                        value[1] if metric else (names.setdefault(value, value) if len(value) <= 64 else value)
+                    )
             else:
                 changed = True
                 for name in listed or ():
@@ -418,7 +425,7 @@ class RunScanner:
             if best is None:
                 entry = (_sig(st), None)
             else:
-                tail = data[end - TAIL:end] if end >= TAIL else (before + data[:end])[-TAIL:]
+                tail = data[end - TAIL : end] if end >= TAIL else (before + data[:end])[-TAIL:]
                 entry = (_sig(st), (best[0], best[1], best[2], skipped, zlib.crc32(tail)))
         value = (best[0], best[1], best[2], skipped + torn, 0) if best is not None else None
         return self._latest(path, value, skipped + torn), entry

@@ -18,14 +18,24 @@ import time
 from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ...errors import InvalidInputError
-from ...records import ACTIVE, DELETED, ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint, RunRecord, Selection, ViewType
+from ...records import (
+    ACTIVE,
+    DELETED,
+    ArtifactEntry,
+    ExperimentRecord,
+    Heartbeat,
+    MetricPoint,
+    RunRecord,
+    Selection,
+    ViewType,
+)
 from ..interface import TrackingStore
+from ..uri import local_path_of, path_to_file_url
 from . import fs
 from .artifacts import ArtifactFolder
 from .experiments import Experiments
-from .key_files import Warnings
 from .heartbeats import Heartbeats
-from ..uri import local_path_of, path_to_file_url
+from .key_files import Warnings
 from .layout import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Layout, meta_path
 from .locks import StoreLock
 from .meta import RunMeta
@@ -148,16 +158,19 @@ class FileStore(TrackingStore):
         return self.runs.list_run_ids(experiment_id, view_type)
 
     # ------------------------------------------------------------ permanent removal
-    def deleted_runs(self, older_than_ms: Optional[int] = None,
-                     experiment_ids: Optional[Sequence[str]] = None) -> List[RunRecord]:
+    def deleted_runs(
+        self, older_than_ms: Optional[int] = None, experiment_ids: Optional[Sequence[str]] = None
+    ) -> List[RunRecord]:
         return self.purger.deleted_runs(older_than_ms, experiment_ids)
 
-    def purge_run(self, run_id: str, older_than_ms: Optional[int] = None,
-                  dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
+    def purge_run(
+        self, run_id: str, older_than_ms: Optional[int] = None, dry_run: bool = False
+    ) -> List[Tuple[str, str, Optional[str], str, int]]:
         return self.purger.purge_run(run_id, older_than_ms, dry_run)
 
-    def purge_experiment(self, experiment_id: str, older_than_ms: Optional[int] = None,
-                         dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
+    def purge_experiment(
+        self, experiment_id: str, older_than_ms: Optional[int] = None, dry_run: bool = False
+    ) -> List[Tuple[str, str, Optional[str], str, int]]:
         return self.purger.purge_experiment(experiment_id, older_than_ms, dry_run)
 
     def finish_purges(self, dry_run: bool = False) -> List[Tuple[str, str, Optional[str], str, int]]:
@@ -237,7 +250,9 @@ class FileStore(TrackingStore):
         path = local_path_of(str(uri), f"Artifacts of recorder {run_id}")
         if path == default or os.path.realpath(path) == os.path.realpath(default):
             return ArtifactFolder(default, tmp_folder=run_dir)
-        moved_default = path.endswith(os.sep + self.layout.artifacts_dir(os.path.join(str(meta.get("experiment_id")), run_id)))
+        moved_default = path.endswith(
+            os.sep + self.layout.artifacts_dir(os.path.join(str(meta.get("experiment_id")), run_id))
+        )
         if os.path.isdir(path) or not moved_default:
             return ArtifactFolder(path, tmp_folder=os.path.dirname(path))
         return ArtifactFolder(default, tmp_folder=run_dir)
@@ -259,4 +274,3 @@ class FileStore(TrackingStore):
     def local_artifact(self, run_id: str, path: str) -> str:
         """The path of an artifact inside the store (it must exist)."""
         return self._artifacts(run_id).existing(path)
-

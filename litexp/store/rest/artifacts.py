@@ -68,8 +68,7 @@ class ArtifactLocation:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 shutil.copyfile(src, target)
                 continue
-            response = self.client.request("PUT", self._remote(dest), _opener(src),
-                                           "application/octet-stream")
+            response = self.client.request("PUT", self._remote(dest), _opener(src), "application/octet-stream")
             check(response, self.client, f"upload of artifact {dest}")
 
     # reading ------------------------------------------------------------------------

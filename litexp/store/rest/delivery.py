@@ -102,8 +102,12 @@ class Delivery:
     def _send(self, run_id: str, entry: Mapping[str, Any], retries: Optional[int]) -> None:
         if "batch" in entry:
             batch = entry["batch"]
-            for body in batch_requests(run_id, batch.get("metrics") or (), key_values(batch.get("params") or {}),
-                                       key_values(batch.get("tags") or {})):
+            for body in batch_requests(
+                run_id,
+                batch.get("metrics") or (),
+                key_values(batch.get("params") or {}),
+                key_values(batch.get("tags") or {}),
+            ):
                 self._post("runs/log-batch", body, retries)
         elif "update" in entry:
             self._post("runs/update", {"run_id": run_id, **entry["update"]}, retries)
@@ -149,8 +153,9 @@ class Delivery:
                 self.mark_down(held.why)
                 return False
 
-    def _deliver_chunk(self, run_id: str, chunk: List[Tuple[int, Optional[Dict[str, Any]]]],
-                       retries: Optional[int]) -> None:
+    def _deliver_chunk(
+        self, run_id: str, chunk: List[Tuple[int, Optional[Dict[str, Any]]]], retries: Optional[int]
+    ) -> None:
         """Consecutive batches go out merged into full requests; a status update on its own."""
         i = 0
         while i < len(chunk):
@@ -229,7 +234,8 @@ class Delivery:
             f"{self.client.base_url} did not take {points} metric point(s){what} of run {run_id}; they wait in "
             f"{path}. Nothing is lost; send them when the server takes them again with `litexp spool --send` "
             f"(or litexp.send_spool()).{why}",
-            path, points,
+            path,
+            points,
         )
 
     def update_run(self, run_id: str, status: str, end_time: Optional[int], drop_heartbeat: bool = False) -> None:

@@ -26,8 +26,15 @@ from dataclasses import dataclass
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ... import config
-from ...errors import (AuthError, ExpAlreadyExistError, InvalidInputError, NotFoundError, ServerError,
-                       ServerUnreachableError, StorageError)
+from ...errors import (
+    AuthError,
+    ExpAlreadyExistError,
+    InvalidInputError,
+    NotFoundError,
+    ServerError,
+    ServerUnreachableError,
+    StorageError,
+)
 
 API = "/api/2.0/mlflow/"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
@@ -60,7 +67,7 @@ class Response:
 
 def backoff_seconds(retry: int, factor: float, jitter: float) -> float:
     """Wait before retry number ``retry`` (0 first): urllib3's schedule, as MLflow's client waits."""
-    wait = 0.0 if retry == 0 else min(MAX_BACKOFF, factor * (2 ** retry))
+    wait = 0.0 if retry == 0 else min(MAX_BACKOFF, factor * (2**retry))
     return wait + (random.random() * jitter if jitter else 0.0)
 
 
@@ -73,8 +80,12 @@ class HttpClient:
             port = parsed.port
         except ValueError:
             port = -1
-        if (parsed.scheme not in ("http", "https") or not parsed.hostname or port == -1
-                or not re.fullmatch(r"[A-Za-z0-9._~:%\[\]-]+", parsed.hostname)):
+        if (
+            parsed.scheme not in ("http", "https")
+            or not parsed.hostname
+            or port == -1
+            or not re.fullmatch(r"[A-Za-z0-9._~:%\[\]-]+", parsed.hostname)
+        ):
             raise InvalidInputError(
                 f"Tracking URI {base_url!r} is not an http(s)://host[:port][/path] URL (port 1-65535)."
             )
@@ -212,8 +223,15 @@ class HttpClient:
             time.sleep(min(wait, MAX_BACKOFF))
             attempt += 1
 
-    def _once(self, method: str, path: str, body: Union[None, bytes, IO[bytes]], content_type: Optional[str],
-              timeout: float, sink: Optional[IO[bytes]]) -> Response:
+    def _once(
+        self,
+        method: str,
+        path: str,
+        body: Union[None, bytes, IO[bytes]],
+        content_type: Optional[str],
+        timeout: float,
+        sink: Optional[IO[bytes]],
+    ) -> Response:
         stream = None if body is None or isinstance(body, bytes) else body
         try:
             conn = self._connection(timeout)
@@ -252,8 +270,14 @@ class HttpClient:
         )
 
     # MLflow's REST API ----------------------------------------------------------
-    def call(self, endpoint: str, payload: Optional[Mapping[str, Any]] = None, method: str = "POST",
-             retries: Optional[int] = None, timeout: Optional[float] = None) -> Dict[str, Any]:
+    def call(
+        self,
+        endpoint: str,
+        payload: Optional[Mapping[str, Any]] = None,
+        method: str = "POST",
+        retries: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> Dict[str, Any]:
         """``/api/2.0/mlflow/<endpoint>``: GET with a query string or POST with JSON; the answer's JSON."""
         path = API + endpoint
         if method == "GET":
@@ -316,7 +340,11 @@ def check(response: Response, client: HttpClient, what: str) -> None:
         return
     data = response.json()
     code = str(data.get("error_code") or "")
-    message = str(data.get("message") or response.body[:500].decode("utf-8", "replace").strip() or http.client.responses.get(status, ""))
+    message = str(
+        data.get("message")
+        or response.body[:500].decode("utf-8", "replace").strip()
+        or http.client.responses.get(status, "")
+    )
     where = f"MLflow server {client.base_url} ({what})"
     if status in (401, 403) or code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
         raise AuthError(f"{where} refused the request with HTTP {status}: {message}. {_CREDENTIALS_HINT}")

@@ -90,8 +90,9 @@ def run_record(data: Mapping[str, Any]) -> RunRecord:
 
 
 def metric_point(data: Mapping[str, Any]) -> MetricPoint:
-    return MetricPoint(str(data["key"]), number(data.get("value", 0.0)), int(data.get("timestamp") or 0),
-                       int(data.get("step") or 0))
+    return MetricPoint(
+        str(data["key"]), number(data.get("value", 0.0)), int(data.get("timestamp") or 0), int(data.get("step") or 0)
+    )
 
 
 def metric_json(point: Sequence[Any]) -> Dict[str, Any]:

@@ -107,7 +107,8 @@ class Spool:
                     f"The spool of run {run_id} ({path}) is full ({size} bytes; LITEXP_SPOOL_MAX_MB allows "
                     f"{limit // (1024 * 1024)} MB) while {self.tracking_uri} cannot be reached; this call's data was "
                     "not kept. Bring the server back, then send the spool with `litexp spool --send`.",
-                    path, self.points(run_id),
+                    path,
+                    self.points(run_id),
                 )
             try:
                 if not size:  # a new spool: an offset left by an earlier one means nothing

@@ -17,15 +17,33 @@ import time
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ...errors import ExpAlreadyExistError, InvalidInputError, LitexpError, NotFoundError, ServerUnreachableError
-from ...records import (ACTIVE, DELETED, RUN_NAME_TAG, ArtifactEntry, ExperimentRecord, Heartbeat, MetricPoint,
-                        RunRecord, Selection, ViewType)
+from ...records import (
+    ACTIVE,
+    DELETED,
+    RUN_NAME_TAG,
+    ArtifactEntry,
+    ExperimentRecord,
+    Heartbeat,
+    MetricPoint,
+    RunRecord,
+    Selection,
+    ViewType,
+)
 from .. import validation as v
 from ..interface import TrackingStore
 from .artifacts import ArtifactLocation
 from .delivery import Delivery
 from .http import HttpClient, field
-from .messages import (HEARTBEAT_TAG, experiment_record, heartbeat_text, key_values, metric_json, metric_point,
-                       parse_heartbeat, run_record)
+from .messages import (
+    HEARTBEAT_TAG,
+    experiment_record,
+    heartbeat_text,
+    key_values,
+    metric_json,
+    metric_point,
+    parse_heartbeat,
+    run_record,
+)
 from .spool import Spool
 
 PAGE = 1000  # runs or experiments per search page
@@ -110,8 +128,10 @@ class RestStore(TrackingStore):
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         key = v.validate_key(key, "Tag")
-        self.client.call("experiments/set-experiment-tag", {
-            "experiment_id": v.validate_experiment_id(experiment_id), "key": key, "value": v.tag_value(key, value)})
+        self.client.call(
+            "experiments/set-experiment-tag",
+            {"experiment_id": v.validate_experiment_id(experiment_id), "key": key, "value": v.tag_value(key, value)},
+        )
 
     def _run(self, data: Mapping[str, Any], remember: bool = False) -> RunRecord:
         """A run record without the heartbeat tag (litexp's own; the file store keeps it in a file).
@@ -160,9 +180,16 @@ class RestStore(TrackingStore):
         if owner is not None:
             clean[HEARTBEAT_TAG] = heartbeat_text(owner, _now_ms())
         try:
-            answer = self.client.call("runs/create", {
-                "experiment_id": experiment_id, "user_id": user_id, "run_name": run_name,
-                "start_time": int(start_time), "tags": key_values(clean)})
+            answer = self.client.call(
+                "runs/create",
+                {
+                    "experiment_id": experiment_id,
+                    "user_id": user_id,
+                    "run_name": run_name,
+                    "start_time": int(start_time),
+                    "tags": key_values(clean),
+                },
+            )
         except InvalidInputError as exc:
             if "must be in the 'active' state" in str(exc):
                 raise InvalidInputError(f"Cannot start a recorder in deleted experiment {experiment_id}.") from None
@@ -207,8 +234,11 @@ class RestStore(TrackingStore):
     def _search(self, experiment_ids: Sequence[str], view_type: int, filter_string: str = "") -> Iterator[RunRecord]:
         if not experiment_ids:
             return
-        body: Dict[str, Any] = {"experiment_ids": list(experiment_ids), "run_view_type": _VIEW_NAMES.get(view_type, "ALL"),
-                                "max_results": PAGE}
+        body: Dict[str, Any] = {
+            "experiment_ids": list(experiment_ids),
+            "run_view_type": _VIEW_NAMES.get(view_type, "ALL"),
+            "max_results": PAGE,
+        }
         if filter_string:
             body["filter"] = filter_string
         for item in self._pages("runs/search", body, "runs"):
@@ -236,7 +266,7 @@ class RestStore(TrackingStore):
         runs: List[RunRecord] = []
         wanted = [v.validate_run_id(r) for r in run_ids]
         for start in range(0, len(wanted), IDS_PER_SEARCH):
-            chunk = ", ".join(f"'{r}'" for r in wanted[start:start + IDS_PER_SEARCH])
+            chunk = ", ".join(f"'{r}'" for r in wanted[start : start + IDS_PER_SEARCH])
             runs.extend(self._search(ids, view_type, f"attributes.run_id IN ({chunk})"))
         return runs
 
@@ -358,8 +388,10 @@ class RestStore(TrackingStore):
 
 def _taken_message(name: str, existing: Optional[ExperimentRecord]) -> str:
     if existing is not None and existing.lifecycle_stage == DELETED:
-        return (f"Experiment {name!r} exists in the deleted state (id {existing.experiment_id}) on the server. "
-                "Restore it, or delete it for good on the server (mlflow gc), to use the name again.")
+        return (
+            f"Experiment {name!r} exists in the deleted state (id {existing.experiment_id}) on the server. "
+            "Restore it, or delete it for good on the server (mlflow gc), to use the name again."
+        )
     suffix = f" (id {existing.experiment_id})" if existing is not None else ""
     return f"Experiment {name!r} already exists{suffix}."
 

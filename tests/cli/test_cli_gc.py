@@ -10,20 +10,23 @@ from pathlib import Path
 from typing import Dict, List
 
 import yaml
+from cli_support import cli, failed, make_store, ok
+from optional_support import requires
 
 import litexp
 from litexp._gc import format_bytes
 from litexp.store import FileStore
-from cli_support import cli, failed, make_store, ok
-from optional_support import requires
 
 DAY_MS = 24 * 3600 * 1000
 
 
 def snapshot(root: Path) -> Dict[str, bytes]:
     """Every file of a store (litexp's lock and index files aside) with its content."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".litexp" not in p.name}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".litexp" not in p.name
+    }
 
 
 def age_meta(meta: Path, key: str, days: float) -> None:
@@ -59,7 +62,8 @@ def test_dry_run_lists_and_removes_nothing(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert sorted((r["kind"], r["run_id"]) for r in rows if r["kind"] == "run") == sorted(
-        ("run", i) for i in ids["alpha"][:2] + ids["beta"])
+        ("run", i) for i in ids["alpha"][:2] + ids["beta"]
+    )
     assert [r["name"] for r in rows if r["kind"] == "experiment"] == ["beta"]
     assert all(r["bytes"] > 0 and os.path.exists(r["path"]) for r in rows)
     assert "would remove 4 runs and 1 experiment" in done.stderr
@@ -145,8 +149,10 @@ def test_runs_deleted_by_mlflow_are_collected(tmp_path: Path) -> None:
     assert sorted(r["run_id"] for r in rows if r["kind"] == "run") == sorted([alpha[0], beta[0], outside])
     assert {r["kind"] for r in rows} == {"run", "experiment", "artifacts"}
     assert not (elsewhere / outside).exists() and not (root / exp_id / outside).exists()
-    assert [r.info.run_id for r in client.search_runs([client.get_experiment_by_name("alpha").experiment_id],
-                                                      run_view_type=3)] == [alpha[1]]
+    assert [
+        r.info.run_id
+        for r in client.search_runs([client.get_experiment_by_name("alpha").experiment_id], run_view_type=3)
+    ] == [alpha[1]]
     assert [e.name for e in client.search_experiments(view_type=2)] == []
 
 
@@ -159,8 +165,9 @@ def test_an_interrupted_removal_is_finished(tmp_path: Path) -> None:
     manager.store.delete_run(ids[0])
     run_dir = Path(manager.store.run_folder(ids[0]))
     (run_dir / "meta.yaml").rename(run_dir / MARKER)  # a gc cut short after marking the run
-    assert [r["run_id"] for r in json.loads(ok("runs", "alpha", "--view", "all", "--uri", str(root),
-                                               "--format", "json"))] == [ids[1]]
+    assert [
+        r["run_id"] for r in json.loads(ok("runs", "alpha", "--view", "all", "--uri", str(root), "--format", "json"))
+    ] == [ids[1]]
     rows = json.loads(ok("gc", "--dry-run", "--uri", str(root), "--format", "json"))
     assert [(r["kind"], r["run_id"]) for r in rows] == [("run", ids[0])]
     ok("gc", "--uri", str(root))
@@ -194,4 +201,7 @@ def test_a_run_restored_or_deleted_again_meanwhile_is_kept(tmp_path: Path) -> No
     assert [(i.kind, i.run_id) for i in report.items] == [("run", ids[2])]
     assert len(report.kept) == 2 and ids[0] in report.kept[0] + report.kept[1]
     assert store.get_run(ids[0]).lifecycle_stage == "active" and store.get_run(ids[1]).lifecycle_stage == "deleted"
-    assert report.summary() == f"removed 1 run and 0 experiments ({format_bytes(report.bytes)}); kept 2 that changed meanwhile"
+    assert (
+        report.summary()
+        == f"removed 1 run and 0 experiments ({format_bytes(report.bytes)}); kept 2 that changed meanwhile"
+    )

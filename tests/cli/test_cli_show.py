@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import litexp
 from cli_support import failed, make_store, ok
+
+import litexp
 
 
 def test_show_prints_every_part_of_a_run(tmp_path: Path) -> None:
@@ -17,8 +18,25 @@ def test_show_prints_every_part_of_a_run(tmp_path: Path) -> None:
     (tmp_path / "report.txt").write_text("hello")
     rec.log_artifact(str(tmp_path / "report.txt"), "sub/dir")
     out = ok("show", ids[1], "--uri", str(root))
-    for text in (ids[1], "run1", "alpha", "FINISHED", "params (", "lr", "0.1", "metrics (2)", "ic", "0.014",
-                 "tags (", "team", "red", "artifacts (2 files)", "pred", "sub/", "report.txt  5 B"):
+    for text in (
+        ids[1],
+        "run1",
+        "alpha",
+        "FINISHED",
+        "params (",
+        "lr",
+        "0.1",
+        "metrics (2)",
+        "ic",
+        "0.014",
+        "tags (",
+        "team",
+        "red",
+        "artifacts (2 files)",
+        "pred",
+        "sub/",
+        "report.txt  5 B",
+    ):
         assert text in out, (text, out)
     assert out.index("params") < out.index("metrics") < out.index("tags") < out.index("artifacts")
 

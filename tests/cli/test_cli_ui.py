@@ -1,4 +1,4 @@
-"""``litexp ui``: MLflow's UI on a file store (tests/interop/test_cli_ui.py serves one); a server's
+"""``litexp ui``: MLflow's UI on a file store (tests/interop/test_ui_serving.py serves one); a server's
 own UI is named, a missing store is an error."""
 
 from __future__ import annotations

@@ -20,6 +20,12 @@ def test_pull_copies_into_the_store(tmp_path: Path) -> None:
 
 
 def test_pull_from_nowhere_is_one_line(tmp_path: Path) -> None:
-    assert "nowhere" in failed("pull", "--from", str(tmp_path / "nowhere"), "--uri", str(tmp_path / "mine"),
-                               env={"LITEXP_SPOOL_DIR": str(tmp_path / "spool")})
+    assert "nowhere" in failed(
+        "pull",
+        "--from",
+        str(tmp_path / "nowhere"),
+        "--uri",
+        str(tmp_path / "mine"),
+        env={"LITEXP_SPOOL_DIR": str(tmp_path / "spool")},
+    )
     assert not (tmp_path / "mine").exists()

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import yaml
-
 from cli_support import cli, failed, make_store, ok
-from litexp import FileExpManager, QlibRecorder
 from optional_support import requires
+
+from litexp import FileExpManager, QlibRecorder
 
 TWO_HOURS_AGO = time.time() - 7200
 
@@ -70,8 +70,9 @@ def _mlflow_reads_everything(root: Path) -> Dict[str, Dict[str, List[float]]]:
     for experiment in client.search_experiments(view_type=ViewType.ALL):
         for run in client.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL):
             run = client.get_run(run.info.run_id)
-            found[run.info.run_id] = {key: [m.value for m in client.get_metric_history(run.info.run_id, key)]
-                                      for key in run.data.metrics}
+            found[run.info.run_id] = {
+                key: [m.value for m in client.get_metric_history(run.info.run_id, key)] for key in run.data.metrics
+            }
     return found
 
 
@@ -162,9 +163,18 @@ def test_faults_are_listed_repaired_without_losing_data_and_mlflow_then_reads_th
     assert _tree(root) == before  # checking writes nothing
     found = {(row["kind"], row["run_id"]) for row in rows}
     assert found == {
-        ("torn-metric", ids[0]), ("torn-metric", ids[0]), ("run-meta", ids[1]), ("run-meta", ids[2]),
-        ("temp-file", ids[3]), ("bad-file", ids[3]), ("bad-file", ids[4]), ("stray-folder", None),
-        ("damaged-index", None), ("experiment-meta", None), ("dead-run", dead), ("torn-metric", dead),
+        ("torn-metric", ids[0]),
+        ("torn-metric", ids[0]),
+        ("run-meta", ids[1]),
+        ("run-meta", ids[2]),
+        ("temp-file", ids[3]),
+        ("bad-file", ids[3]),
+        ("bad-file", ids[4]),
+        ("stray-folder", None),
+        ("damaged-index", None),
+        ("experiment-meta", None),
+        ("dead-run", dead),
+        ("torn-metric", dead),
     }
     assert len(rows) == 12 and not any("fixed" in row for row in rows)
     assert all(row["fix"] and row["message"] and row["path"].startswith(str(root)) for row in rows)

@@ -19,7 +19,6 @@ from optional_support import requires
 
 mlflow = requires("mlflow", "`litexp ui` starts MLflow's UI server")  # noqa: F841
 import pytest
-
 from interop_support import api_url, free_port, http_json, mlflow_env, stop_process_group, wait_for_http
 
 from litexp import FileExpManager, QlibRecorder
@@ -61,7 +60,7 @@ def test_without_mlflow_prints_both_ways(store: Path) -> None:
 
 
 def _printed(out: str, prefix: str) -> List[str]:
-    (line,) = [l.strip() for l in out.splitlines() if l.strip().startswith(prefix)]
+    (line,) = [text.strip() for text in out.splitlines() if text.strip().startswith(prefix)]
     return shlex.split(line)
 
 
@@ -96,7 +95,9 @@ def test_missing_store_is_an_error(tmp_path: Path) -> None:
 
 
 def test_file_uri_is_accepted(store: Path) -> None:
-    done = subprocess.run(_ui_script("file:" + str(store), 5000, hide_mlflow=True), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        _ui_script("file:" + str(store), 5000, hide_mlflow=True), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1
     assert store.as_uri() in done.stdout
 
@@ -104,8 +105,12 @@ def test_file_uri_is_accepted(store: Path) -> None:
 def _start_ui(store: Path, port: int, log: Path) -> "subprocess.Popen[Any]":
     with open(log, "wb") as fh:
         return subprocess.Popen(
-            _ui_script(str(store), port), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=mlflow_env(), start_new_session=True,
+            _ui_script(str(store), port),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=mlflow_env(),
+            start_new_session=True,
         )
 
 
@@ -145,8 +150,18 @@ def test_server_exit_code_is_forwarded(store: Path, tmp_path: Path) -> None:
         log = tmp_path / "ui.log"
         proc = _start_ui(store, port, log)
         direct_cmd = [
-            sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store.as_uri(),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            sys.executable,
+            "-m",
+            "mlflow",
+            "ui",
+            "--backend-store-uri",
+            store.as_uri(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
         ]
         direct = subprocess.Popen(
             direct_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=mlflow_env(), start_new_session=True

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from cli_support import make_store, ok
 
 import litexp
-from cli_support import make_store, ok
 
 
 def test_experiments_views_filter_and_order(tmp_path: Path) -> None:

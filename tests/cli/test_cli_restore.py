@@ -6,14 +6,18 @@ import json
 from pathlib import Path
 from typing import Dict
 
-import litexp
 from cli_support import failed, make_store, ok
+
+import litexp
 
 
 def snapshot(root: Path) -> Dict[str, bytes]:
     """Every file of a store (litexp's lock and index files aside) with its content."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".litexp" not in p.name}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".litexp" not in p.name
+    }
 
 
 def test_rm_then_restore_round_trip(tmp_path: Path) -> None:
@@ -27,7 +31,9 @@ def test_rm_then_restore_round_trip(tmp_path: Path) -> None:
     for run_id in ids:
         run = store.get_run(run_id)
         assert run.lifecycle_stage == "active" and run.deleted_time is None and run.status == "FINISHED"
-    assert sorted(r["run_id"] for r in json.loads(ok("runs", "alpha", "--uri", str(root), "--format", "json"))) == sorted(ids)
+    assert sorted(
+        r["run_id"] for r in json.loads(ok("runs", "alpha", "--uri", str(root), "--format", "json"))
+    ) == sorted(ids)
     assert "is not deleted" in ok("restore", ids[0], "--uri", str(root))
 
 

@@ -9,9 +9,9 @@ from typing import List
 
 import pandas as pd
 import pytest
+from cli_support import failed, make_store, ok
 
 import litexp
-from cli_support import failed, make_store, ok
 
 
 @pytest.fixture
@@ -52,7 +52,9 @@ def test_json_is_the_frame_with_json_numbers_and_iso_times(store: Path) -> None:
 def test_csv_and_tsv_parse_back_to_the_frame(store: Path, fmt: str, sep: str) -> None:
     text = ok("runs", "alpha", "--uri", str(store), "--format", fmt)
     frame = frame_of(store, ["alpha"])
-    back = pd.read_csv(io.StringIO(text), sep=sep, dtype={c: str for c in frame.columns if not c.startswith("metrics.")})
+    back = pd.read_csv(
+        io.StringIO(text), sep=sep, dtype={c: str for c in frame.columns if not c.startswith("metrics.")}
+    )
     for column in ("start_time", "end_time"):
         back[column] = pd.to_datetime(back[column], format="ISO8601")
     assert list(back.columns) == list(frame.columns)
@@ -78,11 +80,35 @@ def test_an_experiment_is_a_name_or_an_id_and_several_can_be_given(store: Path) 
 
 
 def test_filter_order_and_max_results(store: Path) -> None:
-    rows = json.loads(ok("runs", "alpha", "--uri", str(store), "--filter", "params.model = 'lgbm'",
-                         "--order-by", "metrics.ic ASC", "--format", "json"))
+    rows = json.loads(
+        ok(
+            "runs",
+            "alpha",
+            "--uri",
+            str(store),
+            "--filter",
+            "params.model = 'lgbm'",
+            "--order-by",
+            "metrics.ic ASC",
+            "--format",
+            "json",
+        )
+    )
     assert [r["tags.mlflow.runName"] for r in rows] == ["run1", "run2"]
-    rows = json.loads(ok("runs", "alpha", "--uri", str(store), "--order-by", "metrics.ic DESC", "--max-results", "1",
-                         "--format", "json"))
+    rows = json.loads(
+        ok(
+            "runs",
+            "alpha",
+            "--uri",
+            str(store),
+            "--order-by",
+            "metrics.ic DESC",
+            "--max-results",
+            "1",
+            "--format",
+            "json",
+        )
+    )
     assert [r["tags.mlflow.runName"] for r in rows] == ["run2"]
     assert "no runs" in ok("runs", "alpha", "--uri", str(store), "--filter", "metrics.ic > 5")
     assert json.loads(ok("runs", "alpha", "--uri", str(store), "--filter", "metrics.ic > 5", "--format", "json")) == []
@@ -91,8 +117,9 @@ def test_filter_order_and_max_results(store: Path) -> None:
 def test_columns_take_globs(store: Path) -> None:
     rows = json.loads(ok("runs", "alpha", "--uri", str(store), "--columns", "metrics.*,params.lr", "--format", "json"))
     assert list(rows[0]) == ["run_id", "metrics.ic", "metrics.loss", "params.lr"]
-    rows = json.loads(ok("runs", "alpha", "--uri", str(store), "--columns", "params.lr", "--columns", "tags.team",
-                         "--format", "json"))
+    rows = json.loads(
+        ok("runs", "alpha", "--uri", str(store), "--columns", "params.lr", "--columns", "tags.team", "--format", "json")
+    )
     assert list(rows[0]) == ["run_id", "params.lr", "tags.team"]
     assert "params.nope" in failed("runs", "alpha", "--uri", str(store), "--columns", "params.nope")
 

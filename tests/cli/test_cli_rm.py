@@ -7,14 +7,18 @@ import json
 from pathlib import Path
 from typing import Dict
 
-import litexp
 from cli_support import failed, make_store, ok
+
+import litexp
 
 
 def snapshot(root: Path) -> Dict[str, bytes]:
     """Every file of a store (litexp's lock and index files aside) with its content."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".litexp" not in p.name}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".litexp" not in p.name
+    }
 
 
 def test_rm_deletes_runs_one_line_each(tmp_path: Path) -> None:

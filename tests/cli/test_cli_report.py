@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
-
 from cli_support import cli, failed, ok
+
 from litexp import FileExpManager, QlibRecorder
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
@@ -81,11 +81,23 @@ def render(url: str, out_dir: Path, name: str) -> Tuple[str, List[str]]:
     the screenshot goes to ``out_dir/<name>.png``."""
     profile = out_dir / f"{name}-profile"
     command = [
-        chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1600",
-        "--enable-logging=stderr", "--v=0", f"--virtual-time-budget={BUDGET_MS}",
-        f"--screenshot={out_dir / (name + '.png')}", "--dump-dom", url,
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1600",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--virtual-time-budget={BUDGET_MS}",
+        f"--screenshot={out_dir / (name + '.png')}",
+        "--dump-dom",
+        url,
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT, stdin=subprocess.DEVNULL)
     shutil.rmtree(profile, ignore_errors=True)
@@ -138,8 +150,14 @@ def site(tmp_path_factory: Any) -> Dict[str, Any]:
     ids = write_store(base / "mlruns")
     page = base / "report.html"
     stdout = report(base / "mlruns", page)
-    return {"base": base, "store": base / "mlruns", "page": page, "ids": ids, "stdout": stdout,
-            "html": page.read_text(encoding="utf-8")}
+    return {
+        "base": base,
+        "store": base / "mlruns",
+        "page": page,
+        "ids": ids,
+        "stdout": stdout,
+        "html": page.read_text(encoding="utf-8"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +172,10 @@ def rendered(site: Dict[str, Any]) -> Tuple[str, List[str]]:
 
 
 def charts_of(dom: str) -> Dict[str, str]:
-    return {html.unescape(m.group(2)): m.group(3) for m in
-            re.finditer(r'<figure class="chart (line|bar)" data-metric="([^"]*)">(.*?)</figure>', dom, re.S)}
+    return {
+        html.unescape(m.group(2)): m.group(3)
+        for m in re.finditer(r'<figure class="chart (line|bar)" data-metric="([^"]*)">(.*?)</figure>', dom, re.S)
+    }
 
 
 def test_the_page_draws_a_chart_per_metric_the_legend_and_the_table(site: Dict[str, Any], rendered: Any) -> None:
@@ -201,8 +221,10 @@ def test_nothing_from_the_store_becomes_markup(site: Dict[str, Any], rendered: A
     assert EVIL_METRIC not in text  # the store refuses such a key; it is not charted either
     raw = site["html"]
     title = re.search(r"<title>(.*?)</title>", raw, re.S).group(1)
-    assert "<" not in title and html.unescape(title) in ("litexp report: " + EVIL_EXPERIMENT + ", alpha",
-                                                       "litexp report: alpha, " + EVIL_EXPERIMENT)
+    assert "<" not in title and html.unescape(title) in (
+        "litexp report: " + EVIL_EXPERIMENT + ", alpha",
+        "litexp report: alpha, " + EVIL_EXPERIMENT,
+    )
     assert "\\u003cimg src=x onerror=alert(1)\\u003e" in DATA_BLOCK.search(raw).group(1)
     assert embedded(raw)["runs"][0]["params"]["x"] == EVIL_PARAM
 
@@ -260,7 +282,7 @@ def with_probe(page: str) -> str:
 
     assert f"'sha256-{digest(old)}'" in page, "the CSP does not name the script's hash"
     page = page.replace(f"'sha256-{digest(old)}'", f"'sha256-{digest(new)}'")
-    return page[:found.start(1)] + new + page[found.end(1):]
+    return page[: found.start(1)] + new + page[found.end(1) :]
 
 
 def test_hover_legend_headers_and_log_scale_work(site: Dict[str, Any]) -> None:
@@ -294,8 +316,11 @@ def test_the_page_needs_no_network(site: Dict[str, Any]) -> None:
     assert not re.search(r"https?:", raw, re.I), "the page names an http(s) URL"
     assert not [(t, a) for t, names in Elements(raw).found for a in names if a in ("src", "href", "srcset", "action")]
     assert "url(" not in raw and "@import" not in raw
-    assert re.search(r'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-                     r"script-src 'sha256-[A-Za-z0-9+/=]+'; style-src 'sha256-[A-Za-z0-9+/=]+'; img-src data:", raw)
+    assert re.search(
+        r'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        r"script-src 'sha256-[A-Za-z0-9+/=]+'; style-src 'sha256-[A-Za-z0-9+/=]+'; img-src data:",
+        raw,
+    )
 
 
 def test_the_command_says_what_it_wrote(site: Dict[str, Any]) -> None:
@@ -308,8 +333,9 @@ def test_the_command_says_what_it_wrote(site: Dict[str, Any]) -> None:
 
 def test_experiments_filter_and_caps(tmp_path: Path, site: Dict[str, Any]) -> None:
     out = tmp_path / "alpha.html"
-    stdout = report(site["store"], out, "alpha", "--filter", "params.lr != '0.1'", "--max-points", "10",
-                    "--title", "lr sweep")
+    stdout = report(
+        site["store"], out, "alpha", "--filter", "params.lr != '0.1'", "--max-points", "10", "--title", "lr sweep"
+    )
     assert stdout.startswith(f"wrote {out}: 2 runs, 2 metrics")
     page = out.read_text(encoding="utf-8")
     assert "<title>lr sweep</title>" in page

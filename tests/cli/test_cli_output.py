@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_support import LITEXP, cli, failed, make_store, ok
 
 import litexp
-from cli_support import LITEXP, cli, failed, make_store, ok
 from litexp.cli import build_parser
 
 
@@ -56,23 +56,38 @@ def test_the_default_store_is_the_environments_then_mlruns(store: Path, tmp_path
 
 def test_a_closed_pipe_ends_quietly(store: Path) -> None:
     make_store(store, runs=40, experiment="many")
-    proc = subprocess.Popen(LITEXP + ["runs", "many", "--uri", str(store), "--format", "csv"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    proc = subprocess.Popen(
+        LITEXP + ["runs", "many", "--uri", str(store), "--format", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.read(10)
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0 and err == ""
-    shell = subprocess.run(f"{' '.join(LITEXP)} runs many --uri {store} --format json | head -c 5; exit ${{PIPESTATUS[0]}}",
-                           shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=120)
+    shell = subprocess.run(
+        f"{' '.join(LITEXP)} runs many --uri {store} --format json | head -c 5; exit ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shell.returncode == 0 and shell.stderr == "" and shell.stdout == "[\n  {"
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_full_disk_is_one_line(store: Path) -> None:
     with open("/dev/full", "w") as full:
-        done = subprocess.run(LITEXP + ["runs", "alpha", "--uri", str(store), "--format", "csv"], stdout=full,
-                              stderr=subprocess.PIPE, text=True, timeout=120)
+        done = subprocess.run(
+            LITEXP + ["runs", "alpha", "--uri", str(store), "--format", "csv"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 2
     assert done.stderr == "litexp: cannot write the output: No space left on device\n"
 

@@ -6,15 +6,19 @@ import json
 import pickle
 from pathlib import Path
 
-import litexp
 from cli_support import failed, make_store, ok
+
+import litexp
 
 
 def _store(tmp_path: Path) -> tuple:
     root = tmp_path / "mlruns"
     ids = make_store(root, runs=1)
-    rec = litexp.FileExpManager("file:" + str(root), "Experiment").get_exp(experiment_name="alpha", create=False) \
+    rec = (
+        litexp.FileExpManager("file:" + str(root), "Experiment")
+        .get_exp(experiment_name="alpha", create=False)
         .get_recorder(recorder_id=ids[0])
+    )
     (tmp_path / "notes.txt").write_text("abc")
     rec.log_artifact(str(tmp_path / "notes.txt"), "docs")
     return root, ids[0]
@@ -41,4 +45,6 @@ def test_download_one_or_all(tmp_path: Path) -> None:
 def test_unknown_runs_and_paths_are_named(tmp_path: Path) -> None:
     root, run_id = _store(tmp_path)
     assert "'abc'" in failed("artifacts", "abc", "--uri", str(root))
-    assert "missing.bin" in failed("artifacts", run_id, "missing.bin", "--download", str(tmp_path / "x"), "--uri", str(root))
+    assert "missing.bin" in failed(
+        "artifacts", run_id, "missing.bin", "--download", str(tmp_path / "x"), "--uri", str(root)
+    )

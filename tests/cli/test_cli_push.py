@@ -26,5 +26,6 @@ def test_push_copies_the_store_once(tmp_path: Path) -> None:
 def test_push_needs_a_target_and_names_bad_ones(tmp_path: Path) -> None:
     make_store(tmp_path / "mlruns", runs=1)
     assert cli("push", cwd=tmp_path).returncode == 2  # argparse: --to is required
-    assert "ftp" in failed("push", "--to", "ftp://example.org/x", cwd=tmp_path,
-                           env={"LITEXP_SPOOL_DIR": str(tmp_path / "spool")})
+    assert "ftp" in failed(
+        "push", "--to", "ftp://example.org/x", cwd=tmp_path, env={"LITEXP_SPOOL_DIR": str(tmp_path / "spool")}
+    )

@@ -7,15 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import litexp
 from cli_support import failed, make_store, ok
+
+import litexp
 
 
 def orphan_run(root: Path, experiment: str = "alpha") -> str:
     """A run whose process started it and died without ending it."""
-    code = ("import os, sys\nfrom litexp import R\nR.set_uri('file:' + sys.argv[1])\n"
-            f"R.start_exp(experiment_name={experiment!r}, recorder_name='orphan')\n"
-            "R.log_metrics(ic=0.5)\nR.get_recorder().flush()\nprint(R.get_recorder().id, flush=True)\nos._exit(0)\n")
+    code = (
+        "import os, sys\nfrom litexp import R\nR.set_uri('file:' + sys.argv[1])\n"
+        f"R.start_exp(experiment_name={experiment!r}, recorder_name='orphan')\n"
+        "R.log_metrics(ic=0.5)\nR.get_recorder().flush()\nprint(R.get_recorder().id, flush=True)\nos._exit(0)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
