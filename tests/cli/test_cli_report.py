@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
+from browser_support import render_command
 from cli_support import cli, failed, ok
 
 from litexp import FileExpManager, QlibRecorder
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser")
 BUDGET_MS = 8000
 RENDER_TIMEOUT = 180
 STEPS = 30
@@ -67,38 +67,13 @@ def write_store(root: Path) -> Dict[str, Any]:
     return ids
 
 
-def chromium() -> str:
-    """The chromium binary; fails the test when it is not installed."""
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("chromium is not installed (Debian: apt-get install -y chromium)")
-
-
 def render(url: str, out_dir: Path, name: str) -> Tuple[str, List[str]]:
     """The DOM of ``url`` after its script ran, and the console messages Chromium logged;
     the screenshot goes to ``out_dir/<name>.png``."""
     profile = out_dir / f"{name}-profile"
-    command = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--window-size=1400,1600",
-        "--enable-logging=stderr",
-        "--v=0",
-        f"--virtual-time-budget={BUDGET_MS}",
-        f"--screenshot={out_dir / (name + '.png')}",
-        "--dump-dom",
-        url,
-    ]
+    command = render_command(
+        url, profile, out_dir / (name + ".png"), BUDGET_MS, "1400,1600", "--enable-logging=stderr", "--v=0"
+    )
     done = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT, stdin=subprocess.DEVNULL)
     shutil.rmtree(profile, ignore_errors=True)
     assert done.returncode == 0, f"chromium exited {done.returncode}: {done.stderr[-2000:]}"

@@ -19,20 +19,11 @@ from optional_support import requires
 
 mlflow = requires("mlflow", "these tests open MLflow's UI on litexp's store")
 import pytest
+from browser_support import chromium, render_command
 from interop_support import LitexpStore, mlflow_server, write_litexp_store
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser")
 BUDGETS_MS = (30000, 90000)
 RENDER_TIMEOUT = 240
-
-
-def chromium() -> str:
-    """The path of the chromium binary; fails the test when it is not installed."""
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("chromium is not installed (Debian: apt-get install -y chromium)")
 
 
 def visible_text(dom: str) -> str:
@@ -50,24 +41,7 @@ def render(url: str, out_dir: Path, name: str, must_show: Tuple[str, ...]) -> st
     text = ""
     for budget in BUDGETS_MS:
         profile = out_dir / f"{name}-profile-{budget}"
-        command = [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            f"--user-data-dir={profile}",
-            "--window-size=1600,1000",
-            f"--virtual-time-budget={budget}",
-            f"--screenshot={out_dir / (name + '.png')}",
-            "--dump-dom",
-            url,
-        ]
+        command = render_command(url, profile, out_dir / (name + ".png"), budget, "1600,1000", "--disable-quic")
         done = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT, stdin=subprocess.DEVNULL)
         shutil.rmtree(profile, ignore_errors=True)
         assert done.returncode == 0, f"chromium exited {done.returncode}: {done.stderr[-2000:]}"
