@@ -31,6 +31,7 @@ import argparse
 import errno
 import importlib
 import os
+import re
 import sys
 from typing import List, Optional
 
@@ -78,7 +79,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return code
     except LitexpError as exc:
         _flush_quietly()
-        print(f"litexp: {exc}", file=sys.stderr)
+        print(f"litexp: {_one_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `litexp runs X | head -1`
         _quiet_stdout()
@@ -95,8 +96,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         if getattr(exc, "filename", None) is None:  # writing stdout: a full disk, a closed terminal
             print(f"litexp: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
         else:
-            print(f"litexp: {exc}", file=sys.stderr)
+            print(f"litexp: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error's message on one line (a message may quote multi-line input)."""
+    return re.sub(r"\s*[\r\n]+\s*", " ", str(exc)).strip()
 
 
 def _flush_quietly() -> None:

@@ -97,6 +97,7 @@ def test_errors_are_one_line_with_status_2(store: Path) -> None:
     assert "'missing'" in failed("runs", "missing", "--uri", str(store))
     assert "nowhere" in failed("experiments", "--uri", str(store.parent / "nowhere"))
     assert "0" * 32 in failed("show", "0" * 32, "--uri", str(store))
+    assert "metrics.ic" in failed("runs", "alpha", "--uri", str(store), "--filter", "metrics.ic\n >\n")
 
 
 def test_tables_fit_the_terminal_and_wide_prints_all(store: Path) -> None:
