@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Set, Tuple
 
 import pytest
-from interop_support import REPO, SERVER_START_TIMEOUT, free_port, mlflow_env, stop_process_group, wait_for_http
-from optional_support import requires
+from interop_support import SERVER_START_TIMEOUT, free_port, mlflow_env, stop_process_group, wait_for_http
+from optional_support import package_paths, requires
 
 TESTS = Path(__file__).resolve().parent
 #: The admin of :func:`auth_server` (MLflow refuses passwords under 12 characters).
@@ -499,7 +499,9 @@ def start_without_mlflow(
             child_env.pop(key, None)
         else:
             child_env[key] = value
-    paths = [str(hook), str(TESTS), str(REPO)] + [p for p in child_env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    paths = (
+        [str(hook), str(TESTS)] + package_paths() + [p for p in child_env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     child_env.update(PYTHONPATH=os.pathsep.join(paths), LITEXP_TEST_REPORT=str(workdir / "report.json"))
     (workdir / "report.json").unlink(missing_ok=True)
     with open(workdir / "output.log", "wb") as fh:

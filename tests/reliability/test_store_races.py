@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from optional_support import package_paths
 
 from litexp import FileExpManager, InvalidInputError, LoadObjectError, NotFoundError, QlibRecorder
 from litexp.store import FileStore, ViewType
@@ -50,7 +51,7 @@ DELETER = textwrap.dedent(
 
 def _env() -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(package_paths() + [env.get("PYTHONPATH", "")])
     return env
 
 
