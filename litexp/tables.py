@@ -204,14 +204,38 @@ def runs(
     return select_columns(frame, columns)
 
 
+#: The shortest prefix of a run id that :func:`find_run` looks up (tables show 8 characters).
+MIN_PREFIX = 6
+_HEX = frozenset("0123456789abcdef")
+
+
 def find_run(uri: Union[str, ExpManager, None], run_id: str) -> RunRecord:
-    """The run with this id (active or deleted); NotFoundError names it."""
-    store = _manager(uri).store
+    """The run with this id (active or deleted), or with the only id that starts with it (at
+    least :data:`MIN_PREFIX` hexadecimal characters, as the tables show ids); NotFoundError names
+    it, InvalidInputError lists the runs an ambiguous prefix matches."""
+    manager = _manager(uri)
+    store = manager.store
+    key = str(run_id).strip().lower()
+    if len(key) < 32 and len(key) >= MIN_PREFIX and set(key) <= _HEX:
+        matches = [
+            found
+            for experiment in store.list_experiments(ViewType.ALL)
+            for found in store.list_run_ids(experiment.experiment_id, ViewType.ALL)
+            if found.startswith(key)
+        ]
+        if len(matches) > 1:
+            raise InvalidInputError(
+                f"Run id {run_id!r} is the start of {len(matches)} runs ({', '.join(sorted(matches)[:5])}"
+                f"{', ...' if len(matches) > 5 else ''}); give more of it."
+            )
+        if matches:
+            key = matches[0]
     try:
-        return store.get_run(str(run_id))
+        return store.get_run(key)
     except InvalidInputError:
         raise NotFoundError(
-            f"No run {run_id!r}: a run id is 32 hexadecimal characters (`litexp runs` lists them)."
+            f"No run {run_id!r} in {manager.uri}: give a run id (32 hexadecimal characters) or its first "
+            f"{MIN_PREFIX} or more, as `litexp runs` shows them."
         ) from None
 
 

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from ..errors import ExpAlreadyExistError, InvalidInputError, NotFoundError
 from ..records import ACTIVE, DELETED, ExperimentRecord, RunRecord, ViewType
+from ..tables import find_run
 from ._common import add_format, add_uri, manager
 from ._output import emit
 
@@ -47,7 +48,7 @@ def register(sub: Any) -> None:
             "items",
             nargs="+",
             metavar="RUN_ID",
-            help="run ids (32 hexadecimal characters, as `litexp runs` shows them); with "
+            help="run ids (or their first 6 characters or more, as `litexp runs` shows them); with "
             "--experiment, experiment names or ids",
         )
         p.add_argument(
@@ -93,12 +94,11 @@ def register(sub: Any) -> None:
 # ---------------------------------------------------------------- rm / restore
 def _runs(mgr: Any, run_ids: Sequence[str]) -> List[RunRecord]:
     """Every run named (active or deleted); NotFoundError naming all the unknown ones."""
-    store = mgr.store
     found: List[RunRecord] = []
     missing: List[str] = []
     for run_id in run_ids:
         try:
-            record = store.get_run(str(run_id).strip().lower())
+            record = find_run(mgr, run_id)
         except (NotFoundError, InvalidInputError):
             missing.append(run_id)
             continue
@@ -107,7 +107,7 @@ def _runs(mgr: Any, run_ids: Sequence[str]) -> List[RunRecord]:
     if missing:
         raise NotFoundError(
             f"No run {', '.join(repr(m) for m in missing)} in {mgr.uri}; nothing was changed. "
-            "A run id is 32 hexadecimal characters (`litexp runs --all --view all` lists them)."
+            "A run id is 32 hexadecimal characters, or its first 6 or more (`litexp runs --all --view all` lists them)."
         )
     return found
 

@@ -68,3 +68,12 @@ def test_rm_experiment_unknown_or_default_changes_nothing(tmp_path: Path) -> Non
     assert "default experiment" in failed("rm", "--experiment", "alpha", "Default", "--uri", str(root))
     assert snapshot(root) == before
     assert "No store" in failed("rm", "0123456789abcdef0123456789abcdef", "--uri", str(tmp_path / "missing"))
+
+
+def test_rm_and_restore_take_the_start_of_an_id(tmp_path: Path) -> None:
+    from cli_support import make_store, ok
+
+    root = tmp_path / "mlruns"
+    ids = make_store(root, runs=2)
+    assert ids[0] in ok("rm", ids[0][:8], "--uri", str(root))
+    assert ids[0] in ok("restore", ids[0][:8], "--uri", str(root))

@@ -53,3 +53,13 @@ def test_show_prints_every_part_of_a_run(tmp_path: Path) -> None:
 def test_show_names_an_unknown_run(tmp_path: Path) -> None:
     make_store(tmp_path / "mlruns", runs=1)
     assert "'feedbeef'" in failed("show", "feedbeef", "--uri", str(tmp_path / "mlruns"))
+
+
+def test_a_run_is_also_named_by_the_start_of_its_id(tmp_path: Path) -> None:
+    root = tmp_path / "mlruns"
+    ids = make_store(root, runs=2)
+    short = ids[1][:8]  # as the tables show it
+    assert json.loads(ok("show", short, "--uri", str(root), "--format", "json"))["info"]["run_id"] == ids[1]
+    assert ids[0] in ok("diff", ids[0][:8], short, "--uri", str(root), "--format", "csv").splitlines()[0]
+    assert "'abc'" in failed("show", "abc", "--uri", str(root))  # too short to look up
+    assert "'" + "f" * 8 + "'" in failed("show", "f" * 8, "--uri", str(root))
