@@ -16,3 +16,4 @@ rec = R.get_recorder(recorder_id=rid, experiment_name="alpha")
 assert rec.load_object("pred") == {"a": 1}
 print(rec.list_metrics(), rec.list_params(), rec.status)
 print(R.search_records([R.get_exp(experiment_name="alpha").id]))
+print(f"\nNext: `litexp runs alpha`, `litexp show {rid[:8]}`, `litexp report alpha -o report.html`.")
