@@ -32,7 +32,7 @@ def _split(values: Optional[Sequence[str]]) -> List[str]:
 def _cmd_experiments(args: argparse.Namespace) -> int:
     frame = tables.experiments(manager(args), view=args.view, filter_string=args.filter, order_by=args.order_by)
     if args.format == "table" and not args.wide:
-        frame = frame.drop(columns=["artifact_location"])
+        frame = frame[[c for c in frame.columns if c != "artifact_location" and not c.startswith(QUIET_TAG_PREFIX)]]
     emit(frame, args.format, args.wide, empty="no experiments")
     return 0
 

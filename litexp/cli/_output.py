@@ -28,6 +28,8 @@ ID_COLUMNS = ("run_id", "tags.mlflow.parentRunId")
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 SHORT_ID = 8
 MIN_CELL = 8
+#: Text is not cut below this many characters (or its own length) while columns can be left out.
+TEXT_FLOOR = 20
 ELLIPSIS = "…"
 DEFAULT_WIDTH = 120
 
@@ -216,7 +218,7 @@ def _table_text(table: Table, width: Optional[int]) -> str:
         for j in range(len(heads)):
             column = [row[j] for row in table.rows]
             floors.append(
-                min(natural[j], MIN_CELL)
+                min(natural[j], max(MIN_CELL, min(values[j], TEXT_FLOOR)))
                 if _is_text(column) and heads[j] not in ID_COLUMNS
                 else max(values[j], min(len(heads[j]), 4))
             )
