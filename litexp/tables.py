@@ -44,6 +44,8 @@ __all__ = [
 
 #: ``view`` names → MLflow's view types.
 VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
+#: Short names ``--columns`` also takes (the tables show them).
+COLUMN_ALIASES = {"run_name": "tags.mlflow.runName"}
 EXPERIMENT_COLUMNS = (
     "experiment_id",
     "name",
@@ -88,29 +90,41 @@ def _ms_to_time(ms: Optional[int]) -> Any:
 def resolve_experiments(
     uri: Union[str, ExpManager, None], keys: Sequence[str], view: Union[str, int] = "all"
 ) -> List[ExperimentRecord]:
-    """The experiments named by ``keys``: each a name (first) or an id; NotFoundError names the missing."""
+    """The experiments named by ``keys``: each a name (first) or an id, in the view's lifecycle
+    stages; NotFoundError names the missing ones (and says which exist but are deleted)."""
     store = _manager(uri).store
     wanted = _view(view)
     found: List[ExperimentRecord] = []
     missing: List[str] = []
+    deleted: List[str] = []
     for key in keys:
         key = str(key)
-        record = store.find_experiment(key, wanted)
+        record = store.find_experiment(key, ViewType.ALL)
         if record is None:
             try:
                 record = store.get_experiment(key)
             except (NotFoundError, InvalidInputError):
                 record = None
-            if record is not None and record.lifecycle_stage not in ViewType.stages(wanted):
-                record = None
         if record is None:
             missing.append(key)
+        elif record.lifecycle_stage not in ViewType.stages(wanted):
+            deleted.append(key)
         elif all(r.experiment_id != record.experiment_id for r in found):
             found.append(record)
-    if missing:
+    if missing or deleted:
+        problems = []
+        if missing:
+            problems.append(
+                f"No experiment named or numbered {', '.join(repr(m) for m in missing)} in {_manager(uri).uri}"
+            )
+        if deleted:
+            problems.append(
+                f"experiment {', '.join(repr(d) for d in deleted)} is deleted (`litexp restore --experiment NAME` "
+                "brings it back; `--view all` includes deleted ones where a verb has it)"
+            )
+        message = "; ".join(problems)
         raise NotFoundError(
-            f"No experiment named or numbered {', '.join(repr(m) for m in missing)} in "
-            f"{_manager(uri).uri}; `litexp experiments --view all` lists them."
+            message[0].upper() + message[1:] + ("; `litexp experiments --view all` lists them." if missing else ".")
         )
     return found
 
@@ -154,12 +168,12 @@ def select_columns(frame: Any, patterns: Optional[Sequence[str]]) -> Any:
         return frame
     chosen: List[str] = ["run_id"] if "run_id" in frame.columns else []
     for pattern in patterns:
-        pattern = pattern.strip()
+        pattern = COLUMN_ALIASES.get(pattern.strip(), pattern.strip())
         if not pattern:
             continue
         matches = [c for c in frame.columns if fnmatch.fnmatchcase(c, pattern)]
-        if not matches and not any(ch in pattern for ch in "*?[") and len(frame):
-            raise InvalidInputError(f"No column {pattern!r}; the columns are: {', '.join(frame.columns)}.")
+        if not matches and len(frame):
+            raise InvalidInputError(f"No column matches {pattern!r}; the columns are: {', '.join(frame.columns)}.")
         chosen += [c for c in matches if c not in chosen]
     return frame[chosen]
 
@@ -180,11 +194,13 @@ def runs(
     manager = _manager(uri)
     view_type = _view(view)
     if experiments and all_experiments:
-        raise InvalidInputError("Name experiments or give all_experiments (--all), not both.")
+        raise InvalidInputError("Name experiments or search them all (--all), not both.")
+    # a view with deleted runs also takes deleted experiments (their runs are deleted with them)
+    experiment_view = ViewType.ACTIVE_ONLY if view_type == ViewType.ACTIVE_ONLY else ViewType.ALL
     if experiments:
-        ids = [r.experiment_id for r in resolve_experiments(manager, experiments)]
+        ids = [r.experiment_id for r in resolve_experiments(manager, experiments, experiment_view)]
     else:
-        ids = [r.experiment_id for r in manager.store.list_experiments(ViewType.ACTIVE_ONLY)]
+        ids = [r.experiment_id for r in manager.store.list_experiments(experiment_view)]
     if max_results is not None and max_results < 1:
         raise InvalidInputError(f"max_results must be a positive number, not {max_results}.")
     frame = manager.search_records(
@@ -232,6 +248,13 @@ def find_run(uri: Union[str, ExpManager, None], run_id: str) -> RunRecord:
             key = matches[0]
     try:
         return store.get_run(key)
+    except NotFoundError:
+        if len(key) < 32:
+            raise NotFoundError(
+                f"No run {run_id!r} in {manager.uri}: give a run id (32 hexadecimal characters) or its first "
+                f"{MIN_PREFIX} or more, as `litexp runs` shows them."
+            ) from None
+        raise
     except InvalidInputError:
         raise NotFoundError(
             f"No run {run_id!r} in {manager.uri}: give a run id (32 hexadecimal characters) or its first "
@@ -291,7 +314,7 @@ def diff(uri: Union[str, ExpManager, None], run_ids: Sequence[str], all_keys: bo
     found = [find_run(manager, r) for r in run_ids]
     keys: List[str] = []
     values: List[List[Any]] = []
-    for prefix, attr in (("params.", "params"), ("metrics.", "metrics"), ("tags.", "tags")):
+    for prefix, attr in (("metrics.", "metrics"), ("params.", "params"), ("tags.", "tags")):
         names = sorted({k for run in found for k in getattr(run, attr)})
         for name in names:
             row = [getattr(run, attr).get(name) for run in found]
@@ -338,10 +361,24 @@ def history(uri: Union[str, ExpManager, None], run_id: str, metric: str) -> Any:
 def artifacts(
     uri: Union[str, ExpManager, None], run_id: str, path: Optional[str] = None, recursive: bool = True
 ) -> Any:
-    """The artifacts of a run under ``path`` (default: all): ``path``, ``is_dir``, ``size`` (bytes)."""
+    """The artifacts of a run under ``path`` (default: all; a file: that file): ``path``,
+    ``is_dir``, ``size`` (bytes). NotFoundError when ``path`` is not one of the run's artifacts."""
     import pandas as pd
 
     manager = _manager(uri)
     run = find_run(manager, run_id)
-    rows = _artifact_rows(manager.store, run.run_id, path, recursive)
+    store = manager.store
+    if path:
+        path = path.strip("/")
+        parent = path.rsplit("/", 1)[0] if "/" in path else None
+        entry = next((e for e in store.list_artifacts(run.run_id, parent) if e.path == path), None)
+        if entry is None:
+            raise NotFoundError(
+                f"Run {run.run_id} has no artifact {path!r} (`litexp artifacts {run.run_id[:8]}` lists them)."
+            )
+        if not entry.is_dir:
+            return pd.DataFrame(
+                [{"path": entry.path, "is_dir": False, "size": entry.file_size}], columns=["path", "is_dir", "size"]
+            )
+    rows = _artifact_rows(store, run.run_id, path, recursive)
     return pd.DataFrame(rows, columns=["path", "is_dir", "size"])

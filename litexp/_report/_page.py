@@ -10,6 +10,7 @@ import html
 import json
 import os
 import secrets
+import stat
 from importlib import resources
 from typing import Any, Dict
 
@@ -100,10 +101,16 @@ def page(data: Dict[str, Any], title: str, version: str) -> str:
 
 
 def check_output(path: str) -> str:
-    """The absolute path to write, after checking its folder exists and it is not a folder."""
-    path = os.path.abspath(os.fspath(path))
+    """The absolute path to write (a symbolic link's target), after checking its folder exists and
+    that it is a regular file or nothing yet: a device, a pipe or a folder is never replaced."""
+    path = os.path.realpath(os.path.abspath(os.fspath(path)))
     if os.path.isdir(path):
         raise InvalidInputError(f"The report's output {path} is a folder: give a file name such as report.html.")
+    if os.path.lexists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise InvalidInputError(
+            f"The report's output {path} is not a regular file (a device or a pipe); it is left alone: "
+            "give a file name such as report.html."
+        )
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise NotFoundError(f"The folder {folder} for the report does not exist: create it or write elsewhere (-o).")

@@ -9,6 +9,8 @@ from typing import Any, List, Optional
 from ._common import add_format, add_uri, manager, uri_of
 from ._output import Progress, emit
 
+GC_COLUMNS = ("kind", "experiment_id", "run_id", "name", "deleted_time", "bytes", "path")
+
 __all__ = ["register", "run"]
 
 
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         rows = [dict(row, bytes=format_bytes(row["bytes"]), path=_inside(row["path"], root)) for row in rows]
     for row in rows:
         row["deleted_time"] = _utc(row["deleted_time"])
-    emit(rows, args.format, args.wide, empty="nothing to remove")
+    emit(rows, args.format, args.wide, empty="nothing to remove", columns=GC_COLUMNS)
     for message in report.kept:
         print(f"litexp: kept: {message}", file=sys.stderr)
     for message in report.notes:

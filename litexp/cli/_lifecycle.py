@@ -55,7 +55,11 @@ def register(sub: Any) -> None:
             "--experiment",
             action="store_true",
             help="the arguments are experiments (names or ids), not runs"
-            + ("; their runs are deleted with them" if verb == "rm" else "; their runs come back with them"),
+            + (
+                "; their runs are deleted with them"
+                if verb == "rm"
+                else "; all their deleted runs come back with them, as with MLflow's file store"
+            ),
         )
         add_uri(p)
         p.set_defaults(func=func)
@@ -245,5 +249,6 @@ def run_stale(args: argparse.Namespace) -> int:
         if args.end:
             row["ended"] = "KILLED"
         rows.append(row)
-    emit(rows, args.format, args.wide, empty="no stale runs")
+    columns = ["run_id", "run_name", "experiment_id", "experiment", "reason"] + (["ended"] if args.end else [])
+    emit(rows, args.format, args.wide, empty="no stale runs", columns=columns)
     return 0

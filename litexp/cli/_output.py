@@ -247,9 +247,17 @@ def _markdown(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(data: Any, fmt: str = "table", wide: bool = False, width: Optional[int] = None, empty: str = "") -> str:
-    """The text of ``data`` (DataFrame, list of dicts or :class:`Table`) in ``fmt``."""
-    table = as_table(data)
+def render(
+    data: Any,
+    fmt: str = "table",
+    wide: bool = False,
+    width: Optional[int] = None,
+    empty: str = "",
+    columns: Optional[Sequence[str]] = None,
+) -> str:
+    """The text of ``data`` (DataFrame, list of dicts or :class:`Table`) in ``fmt``; ``columns``
+    names (and orders) a list of dicts' columns, so that no rows still prints a header."""
+    table = as_table(data, columns)
     if fmt == "json":
         return (
             json.dumps(
@@ -274,9 +282,17 @@ def render(data: Any, fmt: str = "table", wide: bool = False, width: Optional[in
     return _table_text(table, None if wide else (width or terminal_width()))
 
 
-def emit(data: Any, fmt: str = "table", wide: bool = False, empty: str = "", out: Optional[TextIO] = None) -> None:
-    """Print ``data`` to stdout in ``fmt`` (``empty`` is printed for a table with no rows)."""
-    (out or sys.stdout).write(render(data, fmt, wide, empty=empty))
+def emit(
+    data: Any,
+    fmt: str = "table",
+    wide: bool = False,
+    empty: str = "",
+    out: Optional[TextIO] = None,
+    columns: Optional[Sequence[str]] = None,
+) -> None:
+    """Print ``data`` to stdout in ``fmt`` (``empty`` is printed for a table with no rows; CSV,
+    TSV and markdown keep their header, from ``columns`` for a list of dicts)."""
+    (out or sys.stdout).write(render(data, fmt, wide, empty=empty, columns=columns))
 
 
 class Progress:

@@ -51,7 +51,7 @@ def _cmd_spool(args: argparse.Namespace) -> int:
 
     waiting = spool_status(args.uri)
     rows = [{"tracking_uri": e.tracking_uri, "run_id": e.run_id, "points": e.points, "path": e.path} for e in waiting]
-    emit(rows, args.format, args.wide, empty="nothing spooled")
+    emit(rows, args.format, args.wide, empty="nothing spooled", columns=["tracking_uri", "run_id", "points", "path"])
     if waiting and args.send:
         delivered = send_spooled(waiting)  # the runs just listed, not read again
         print(f"sent {len(delivered)} run(s), {sum(delivered.values())} points", file=sys.stderr)

@@ -352,3 +352,17 @@ def test_unknown_experiment_and_bad_output_are_one_line_errors(tmp_path: Path, s
     assert "filter" in message.lower() or "metrics.ic" in message
     assert not out.exists()
     assert cli("report", "--help").stdout.count("--") >= 6
+
+
+def test_a_device_or_pipe_is_never_replaced_and_a_link_writes_its_target(tmp_path: Path, site: Dict[str, Any]) -> None:
+    import stat
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    assert "not a regular file" in failed("report", "alpha", "--uri", str(site["store"]), "-o", str(pipe))
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
+    target = tmp_path / "target.html"
+    link = tmp_path / "link.html"
+    link.symlink_to(target)
+    ok("report", "alpha", "--uri", str(site["store"]), "-o", str(link))
+    assert link.is_symlink() and "report-data" in target.read_text(encoding="utf-8")

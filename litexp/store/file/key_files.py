@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import threading
 from typing import Any, Callable, Optional, Set
 
@@ -16,7 +17,7 @@ logger = logging.getLogger("litexp")
 
 
 class Warnings:
-    """One warning per unreadable thing and store object."""
+    """One warning per unreadable thing and store object, on one line."""
 
     def __init__(self) -> None:
         self._seen: Set[Any] = set()
@@ -27,7 +28,11 @@ class Warnings:
             if key in self._seen:
                 return
             self._seen.add(key)
-        logger.warning(message, *args)
+        # one line per warning, whatever the arguments quote (a YAML parser's message spans lines)
+        logger.warning(
+            message,
+            *(re.sub(r"\s*[\r\n]+\s*", " ", str(a)) if isinstance(a, (str, BaseException)) else a for a in args),
+        )
 
 
 def data_path(folder: str, key: str, kind: str) -> str:
