@@ -48,3 +48,10 @@ def test_unknown_runs_and_paths_are_named(tmp_path: Path) -> None:
     assert "missing.bin" in failed(
         "artifacts", run_id, "missing.bin", "--download", str(tmp_path / "x"), "--uri", str(root)
     )
+
+
+def test_listing_a_missing_path_is_an_error(tmp_path: Path) -> None:
+    root, run_id = _store(tmp_path)
+    assert "'nope'" in failed("artifacts", run_id, "nope", "--uri", str(root))
+    rows = json.loads(ok("artifacts", run_id, "docs/notes.txt", "--uri", str(root), "--format", "json"))
+    assert rows == [{"path": "docs/notes.txt", "is_dir": False, "size": 3}]

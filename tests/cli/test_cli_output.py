@@ -193,3 +193,18 @@ def test_long_verbs_show_progress_on_a_terminal_only(
     assert code in (0, 1) and label in terminal and "\r" in terminal and "\x1b[K" in terminal
     piped = cli(*args, "--uri", str(store), cwd=tmp_path)
     assert label not in piped.stderr and "\r" not in piped.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "markdown"])
+def test_an_empty_listing_keeps_its_header(store: Path, fmt: str) -> None:
+    for verb, first in (("gc", "kind"), ("stale", "run_id")):
+        out = ok(
+            verb,
+            "--dry-run" if verb == "gc" else "--max-age",
+            *([] if verb == "gc" else ["300"]),
+            "--uri",
+            str(store),
+            "--format",
+            fmt,
+        )
+        assert out.splitlines()[0].lstrip("| ").startswith(first), (verb, out)

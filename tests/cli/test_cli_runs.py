@@ -150,3 +150,24 @@ def test_unknown_experiments_are_named(store: Path) -> None:
 def test_the_same_table_from_python(store: Path) -> None:
     frame = litexp.tables.runs(str(store), ["alpha"], columns=["metrics.*"])
     assert list(frame.columns) == ["run_id", "metrics.ic", "metrics.loss"] and len(frame) == 3
+
+
+def test_a_deleted_experiment_is_named_as_such_and_views_with_deleted_runs_include_it(store: Path) -> None:
+    manager = litexp.FileExpManager("file:" + str(store), "Experiment")
+    gone = set(frame_of(store, ["beta"])["run_id"])
+    manager.delete_exp(experiment_name="beta")
+    message = failed("runs", "beta", "--uri", str(store))
+    assert "'beta' is deleted" in message and "restore --experiment" in message
+    rows = json.loads(ok("runs", "beta", "--view", "all", "--uri", str(store), "--format", "json"))
+    assert {r["run_id"] for r in rows} == gone and {r["lifecycle_stage"] for r in rows} == {"deleted"}
+    every = json.loads(ok("runs", "--all", "--view", "all", "--uri", str(store), "--format", "json"))
+    assert gone <= {r["run_id"] for r in every} and len(every) == 5
+    assert {r["run_id"] for r in json.loads(ok("runs", "--all", "--uri", str(store), "--format", "json"))}.isdisjoint(
+        gone
+    )
+
+
+def test_a_glob_matching_nothing_is_an_error_and_run_name_is_a_column(store: Path) -> None:
+    assert "'nomatch.*'" in failed("runs", "alpha", "--uri", str(store), "--columns", "nomatch.*")
+    rows = json.loads(ok("runs", "alpha", "--uri", str(store), "--columns", "run_name", "--format", "json"))
+    assert sorted(r["tags.mlflow.runName"] for r in rows) == ["run0", "run1", "run2"]
