@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 from functools import lru_cache
-from typing import Optional
+from typing import Dict, Optional, Sequence
 
 __all__ = ["host_name", "boot_id", "process_start", "pid_alive"]
 
@@ -87,3 +87,24 @@ def pid_alive(pid: int, started: Optional[int] = None) -> bool:
         if current is not None and current != started:
             return False
     return True
+
+
+def environment_variables(prefix: str, names: Sequence[str] = ()) -> Dict[str, str]:
+    """The environment variables whose name starts with ``prefix``, and those in ``names``."""
+    env = os.environ
+    raw = getattr(env, "_data", None)
+    if os.name == "posix" and isinstance(raw, dict):  # match the encoded keys instead of decoding every one
+        start = os.fsencode(prefix)
+        keys = [os.fsdecode(k) for k in raw if k.startswith(start)]
+    else:
+        keys = [k for k in env if k.startswith(prefix)]
+    found = {}
+    for name in keys:
+        value = env.get(name)
+        if value is not None:
+            found[name] = value
+    for name in names:
+        value = env.get(name)
+        if value is not None:
+            found[name] = value
+    return found

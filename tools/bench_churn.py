@@ -18,7 +18,7 @@ K runs in one fresh process, each ``with R.start(experiment_name=...)``, 5
   runs outside. Every run there must record the commit tag and
   ``code_diff.txt``, ``code_status.txt`` and ``code_cached.txt``. The tree is left
   alone for a few seconds before the first sample: litexp reuses git's output only
-  for a tree unchanged since a little before git ran (``litexp.runtime.capture.RACY_SECONDS``).
+  for a tree unchanged since a little before git ran (``litexp.runtime.git_capture.RACY_SECONDS``).
 
 Samples are taken in rounds (outside, floor, inside git) so that drift hits all
 three alike. ``python tools/bench_churn.py --quick`` runs the rows on their own

@@ -12,7 +12,7 @@ import pytest
 
 from litexp.errors import ExpAlreadyExistError, InvalidInputError
 from litexp.records import ViewType
-from litexp.runtime import capture
+from litexp.runtime import git_capture as capture
 from litexp.store import FileStore
 from litexp.store.file import experiments as experiments_module
 from litexp.store.file import fs
