@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .qlib_recorder import QlibRecorder, R
     from .recorder import Recorder
 
-__version__ = "0.2.0"
+from ._version import __version__
 
 _LAZY: Dict[str, Optional[str]] = {
     "R": "qlib_recorder",
@@ -65,6 +65,7 @@ _LAZY: Dict[str, Optional[str]] = {
 }
 
 __all__ = [
+    "__version__",
     "R",
     "QlibRecorder",
     "ExpManager",

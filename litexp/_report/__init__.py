@@ -88,7 +88,8 @@ def report(
     Unknown experiments raise :class:`~litexp.errors.NotFoundError`; a bad filter
     :class:`~litexp.errors.SearchSyntaxError`; a missing output folder NotFoundError.
     """
-    from .. import __version__, tables
+    from .. import tables
+    from .._version import __version__
 
     caps = Caps(
         runs=max_runs, metrics=max_metrics, points_per_series=max_points_per_series, points_total=max_points_total

@@ -43,7 +43,7 @@ VERB_MODULES = ("_browse", "_lifecycle", "_gc", "_doctor", "_report", "_remote")
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every verb."""
-    from .. import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="litexp",
