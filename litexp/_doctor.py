@@ -13,8 +13,10 @@ What is checked, and what ``fix=True`` does (it never deletes data; see
 =================  ===================================================================
 kind               repair
 =================  ===================================================================
-stray-folder       moved into ``<root>/.litexp-doctor.trash/`` (MLflow skips it)
-experiment-meta    meta.yaml rebuilt (name kept if it survives, else ``recovered-<id>``)
+stray-folder       a folder that is no experiment (a name MLflow refuses, or no meta.yaml
+                   nor runs) moved into ``<root>/.litexp-doctor.trash/`` (MLflow skips it)
+experiment-meta    meta.yaml rebuilt, or written when missing in a folder with runs (name
+                   kept if it survives, else ``recovered-<id>``)
 run-meta           meta.yaml rebuilt from the run folder (status KILLED), old bytes kept
 dead-run           a RUNNING run whose process is gone ended KILLED (``litexp stale --end``)
 torn-metric        unreadable lines cut out, kept in ``<run>/.litexp-doctor/metrics/<key>.cut``
@@ -23,6 +25,11 @@ temp-file          removed when older than an hour (an unfinished write's copy)
 damaged-index      removed (a cache, rebuilt by the next search)
 duplicate-name     not repaired: the message says how to rename one
 =================  ===================================================================
+
+A check without ``fix`` lists what ``fix=True`` would repair (the files of a run whose meta.yaml
+would be rebuilt are checked too). A folder that does not look like an mlruns store (neither a
+``.trash`` folder nor an experiment's meta.yaml) is refused, checked or fixed. ``litexp doctor``
+exits 0 when nothing is (left) wrong, 1 when problems are found and not all repaired.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 from .errors import InvalidInputError
-from .store.file.doctor import Problem, RunFolder, StoreDoctor
+from .store.file.doctor import Problem
+from .store.file.doctor_runs import RunFolder, StoreDoctor
 
 __all__ = ["doctor", "DoctorReport", "Problem", "STALE_AFTER"]
 
@@ -103,12 +111,14 @@ def doctor(uri: Optional[str] = None, fix: bool = False, progress: Progress = No
     repair what is safe to repair.
 
     ``uri``: the store (default ``$MLFLOW_TRACKING_URI``, else ``./mlruns``); it must exist
-    (NotFoundError). An MLflow server (``http(s)://``) is refused: its database is checked by the
+    (NotFoundError) and look like one: a ``.trash`` folder, or an experiment folder whose
+    meta.yaml names an experiment (InvalidInputError otherwise). An MLflow server (``http(s)://``) is refused: its database is checked by the
     server's own tools. ``progress(done, total)`` is called as run folders are checked.
 
     Checked: stray folders, experiment and run ``meta.yaml`` files, run folders, RUNNING runs whose
     process is gone, metric/param/tag files (in runs that are not running), temporary files,
-    search indexes, duplicate experiment names. Without ``fix`` nothing is written. With it, every
+    search indexes, duplicate experiment names. Without ``fix`` nothing is written, and what the
+    repairs would do is listed (as if each one were done). With it, every
     repair keeps what it takes out (see the module documentation); afterwards MLflow reads the
     store. Returns a :class:`DoctorReport`; ``report.ok`` is true when nothing is left to do.
     """

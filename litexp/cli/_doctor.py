@@ -1,4 +1,8 @@
-"""``litexp doctor [--fix]``: check a file store for what MLflow fails on, and repair it (:func:`litexp.doctor`)."""
+"""``litexp doctor [--fix]``: check a file store for what MLflow fails on, and repair it (:func:`litexp.doctor`).
+
+Exit status: 0 when nothing is (left) wrong, 1 when problems are found and not all repaired, 2 on an
+error (a folder that is not a store, a server). ``--format json`` (csv, tsv, markdown) gives every
+problem's ``fixed`` (false without ``--fix``); a table shows it with ``--fix`` only."""
 
 from __future__ import annotations
 
@@ -21,8 +25,10 @@ DESCRIPTION = (
     "and moved files are kept in the run's .litexp-doctor/ folder (or <store>/.litexp-doctor.trash/), "
     "damaged meta.yaml files are rebuilt from what the folder holds, dead runs are ended KILLED. "
     "In the default format each problem is a short block; --wide and the other formats print one row per "
-    "problem. Exit status: 0 when nothing is (left) wrong, 1 when problems are found (with --fix: when some "
-    "are left), 2 on an error."
+    "problem (--format json: kind, experiment_id, run_id, message, fix, fixed, path; fixed is false without "
+    "--fix). A folder that is not an mlruns store (no .trash folder and no experiment meta.yaml) is "
+    "refused. Exit status: 0 when nothing is (left) wrong, 1 when problems are found and not all "
+    "repaired, 2 on an error."
 )
 
 
@@ -44,7 +50,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``litexp doctor``: one entry per problem, then a summary; exit 1 when problems are (left)."""
+    """``litexp doctor``: one entry per problem, then a summary; exit 1 when problems are found and
+    not all repaired."""
     from .._doctor import doctor
 
     uri = uri_of(args)
@@ -53,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "table" and not args.wide:
         _print_blocks(report, args.fix)
     else:
-        rows = report.rows()
-        if not args.fix:
+        rows = report.rows()  # "fixed" in every row (false when only checking), but in a table that only checks
+        if not args.fix and args.format == "table":
             for row in rows:
                 del row["fixed"]
         emit(rows, args.format, args.wide, empty=report.summary())

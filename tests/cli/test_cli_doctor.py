@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+import pytest
 import yaml
 from cli_support import cli, failed, make_store, ok
 from optional_support import requires
@@ -176,7 +177,7 @@ def test_faults_are_listed_repaired_without_losing_data_and_mlflow_then_reads_th
         ("dead-run", dead),
         ("torn-metric", dead),
     }
-    assert len(rows) == 12 and not any("fixed" in row for row in rows)
+    assert len(rows) == 12 and all(row["fixed"] is False for row in rows)  # `fixed` even when only checking
     assert all(row["fix"] and row["message"] and row["path"].startswith(str(root)) for row in rows)
     assert {row["experiment_id"] for row in rows if row["kind"] == "experiment-meta"} == {gamma.name}
 
@@ -289,3 +290,116 @@ def test_a_removal_cut_short_is_left_to_gc(tmp_path: Path) -> None:
     (run_dir / "meta.yaml").rename(run_dir / ".litexp-removing.yaml")  # what gc leaves when killed
     run_dir.rename(run_dir.with_name(ids[0] + ".litexp-removing-0a1b"))
     assert cli("doctor", "--uri", str(root)).returncode == 0
+
+
+def test_a_folder_that_is_not_a_store_is_refused_and_nothing_is_moved(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    for name in ("bash_jobs.0", "notes", "42"):
+        (folder / name).mkdir(parents=True)
+    (folder / "notes" / "meta.yaml").write_text("title: not an experiment\n")
+    _age(*folder.iterdir())
+    before = sorted(p.name for p in folder.rglob("*"))
+    for options in ((), ("--fix",), ("--fix", "--format", "json")):
+        message = failed("doctor", "--uri", str(folder), *options)
+        assert str(folder) in message and "does not look like an mlruns store" in message and ".trash" in message
+    assert sorted(p.name for p in folder.rglob("*")) == before
+
+    import litexp
+    from litexp.errors import InvalidInputError
+
+    try:
+        litexp.doctor(str(folder), fix=True)
+    except InvalidInputError:
+        pass
+    else:
+        raise AssertionError("doctor took a plain folder for a store")
+    assert sorted(p.name for p in folder.rglob("*")) == before
+
+    # a store that lost its .trash folder is still one: an experiment's meta.yaml says so
+    root = tmp_path / "mlruns"
+    make_store(root, runs=1)
+    (root / ".trash").rmdir()
+    assert ok("doctor", "--uri", str(root)).strip() == f"no problems found in {root}"
+
+
+def test_the_check_lists_what_fix_repairs_in_a_run_whose_meta_is_rebuilt(tmp_path: Path) -> None:
+    root = tmp_path / "mlruns"
+    ids = make_store(root, runs=2)
+    run = _experiment_dir(root, "alpha") / ids[0]
+    meta = run / "meta.yaml"
+    meta.write_bytes(meta.read_bytes() + b"broken: [unclosed\n")  # YAML's error spans several lines
+    blob = run / "params" / "blob"
+    blob.write_bytes(b"\xff\xfe")
+    metric = run / "metrics" / "ic"
+    metric.write_bytes(metric.read_bytes() + b"17000")
+    _age(meta, blob, metric)
+
+    rows = json.loads(_doctor(root, "--format", "json", code=1))
+    assert sorted((row["kind"], row["run_id"]) for row in rows) == [
+        ("bad-file", ids[0]),
+        ("run-meta", ids[0]),
+        ("torn-metric", ids[0]),
+    ]
+    assert all("\n" not in row["message"] and "\n" not in row["fix"] for row in rows)
+    assert "cannot be parsed" in next(row["message"] for row in rows if row["kind"] == "run-meta")
+    text = _doctor(root, code=1)
+    assert text.rstrip().endswith("`litexp doctor --fix` repairs 3")
+
+    text = _doctor(root, "--fix", code=0)
+    assert text.rstrip().endswith(f"3 problems in {root}: 3 repaired, 0 left")
+    assert (run / ".litexp-doctor" / "params" / "blob").read_bytes() == b"\xff\xfe"
+    assert (run / ".litexp-doctor" / "metrics" / "ic.cut").read_bytes() == b"17000\n"
+    assert _doctor(root, code=0).strip() == f"no problems found in {root}"
+    runs = _mlflow_reads_everything(root)
+    assert set(runs) == set(ids) and len(runs[ids[0]]["ic"]) == 5
+
+
+def test_a_folder_without_meta_yaml_is_a_stray_unless_it_is_new_reserved_or_holds_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "mlruns"
+    ids = make_store(root, runs=1)
+    stray = root / "strayfolder"
+    (stray / "tags").mkdir(parents=True)
+    (stray / "tags" / "note").write_text("keep me")
+    trashed = root / ".trash" / "424242"
+    trashed.mkdir()
+    models = root / "models"  # MLflow's model registry
+    models.mkdir()
+    _age(stray, trashed, models)
+    new = root / "535353"  # an experiment being created: its meta.yaml comes next
+    new.mkdir()
+    # an experiment that lost its meta.yaml but holds a run: rebuilt, not moved away
+    lost, orphan = root / "616161", "0123456789abcdef0123456789abcdef"
+    (lost / orphan).mkdir(parents=True)
+    source = _experiment_dir(root, "alpha") / ids[0]
+    text = (source / "meta.yaml").read_text().replace(source.parent.name, lost.name).replace(ids[0], orphan)
+    (lost / orphan / "meta.yaml").write_text(text)
+    for sub in ("metrics", "params", "artifacts"):
+        (lost / orphan / sub).mkdir()
+    _age(lost)
+
+    rows = json.loads(_doctor(root, "--format", "json", code=1))
+    assert sorted((row["kind"], row["path"]) for row in rows) == [
+        ("experiment-meta", str(lost / "meta.yaml")),
+        ("stray-folder", str(trashed)),
+        ("stray-folder", str(stray)),
+    ]
+    assert all(row["fixed"] is False for row in rows)
+    listed = cli("experiments", "--uri", str(root))
+    assert "skipping" in listed.stderr  # litexp warns about the stray folder
+
+    fixed = json.loads(_doctor(root, "--fix", "--format", "json", code=0))
+    assert len(fixed) == 3 and all(row["fixed"] for row in fixed)
+    assert (root / ".litexp-doctor.trash" / "strayfolder" / "tags" / "note").read_text() == "keep me"
+    assert (root / ".litexp-doctor.trash" / ".trash" / "424242").is_dir()
+    assert not stray.exists() and not trashed.exists() and models.is_dir() and new.is_dir()
+    assert yaml.safe_load((lost / "meta.yaml").read_text())["name"] == f"recovered-{lost.name}"
+
+    new.rmdir()  # the experiment being created did not come: leave MLflow a store without strays
+    caplog.clear()
+    runs = _mlflow_reads_everything(root)
+    assert set(runs) == {ids[0], orphan}
+    assert not [r for r in caplog.records if "Malformed experiment" in r.getMessage()]
+    listed = cli("experiments", "--view", "all", "--uri", str(root))
+    assert listed.returncode == 0 and listed.stderr == "" and f"recovered-{lost.name}" in listed.stdout

@@ -1,7 +1,9 @@
 """Checking and repairing an ``mlruns`` folder (``litexp doctor``): what killed writers, editors and
 hand edits leave behind that MLflow's file store (3.17) fails on. The kinds of :class:`Problem`:
 
-- ``stray-folder``: a root or ``.trash`` folder whose name MLflow refuses as an experiment id;
+- ``stray-folder``: a root or ``.trash`` folder whose name MLflow refuses as an experiment id, or
+  one that has no meta.yaml (nor runs) and has not changed for :data:`SETTLE_SECONDS` (a new
+  experiment's folder is made before its meta.yaml), moved aside;
 - ``experiment-meta`` / ``run-meta``: an empty, cut short, unparseable or incomplete meta.yaml
   (what a writer killed while rewriting it in place leaves), rebuilt from what the folder holds;
 - ``torn-metric``: metric lines MLflow cannot read (a last line without newline, which litexp
@@ -22,6 +24,11 @@ the lines cut from ``metrics/loss``), what it takes out of the root or an experi
 :data:`STORE_ASIDE` at its path relative to the root. MLflow reads neither: it reads only
 ``meta.yaml``, ``metrics/``, ``params/`` and ``tags/`` of a run folder and skips root folders whose
 name ends in ``.trash``.
+
+A folder that does not look like a store (no ``.trash`` folder and no experiment folder whose
+meta.yaml names an experiment) is refused (:func:`require_store`): its folders are not strays.
+This module holds the checks of the root and the experiments (:class:`StoreChecks`);
+:mod:`.doctor_runs` those of the runs (:class:`~.doctor_runs.StoreDoctor`, the whole doctor).
 """
 
 from __future__ import annotations
@@ -32,14 +39,13 @@ import re
 import shutil
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from ...errors import LitexpError, StorageError
-from ...records import ACTIVE, DELETED, INT_TO_STATUS, RUN_NAME_TAG, STATUS_TO_INT, USER_TAG, RunRecord
+from ...errors import InvalidInputError, LitexpError, StorageError
+from ...records import ACTIVE, DELETED
 from ..uri import path_to_file_url
-from ..validation import validate_key, validate_run_id
+from ..validation import validate_key
 from . import fs
-from . import metric_lines as lines
 from .index import index_damage, index_path, unlink_index
 from .layout import (
     ARTIFACTS,
@@ -47,20 +53,21 @@ from .layout import (
     DOCTOR_STORE_ASIDE,
     META,
     METRICS,
-    MODELS,
     PARAMS,
-    TAGS,
+    PURGE_INFIX,
+    PURGE_MARKER,
+    RESERVED_ROOT_FOLDERS,
     TRASH,
     Layout,
     meta_path,
 )
-from .run_reader import meta_fields, record_from_fields
 
 __all__ = [
     "Problem",
-    "RunFolder",
-    "StoreDoctor",
+    "StoreChecks",
     "parse_meta",
+    "require_store",
+    "one_line",
     "RUN_ASIDE",
     "STORE_ASIDE",
     "TEMP_MIN_AGE",
@@ -75,11 +82,9 @@ TEMP_MIN_AGE = 3600.0
 SETTLE_SECONDS = 10.0
 #: MLflow's rule for experiment ids (``mlflow.utils.validation._EXPERIMENT_ID_REGEX``).
 MLFLOW_EXPERIMENT_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
-#: Keys a meta.yaml must have for MLflow 3 (``RunInfo``, ``Experiment``) and litexp to read it.
-RUN_KEYS = ("artifact_uri", "end_time", "experiment_id", "run_id", "start_time", "status", "user_id")
+#: Keys a meta.yaml must have for MLflow 3 (``Experiment``) and litexp to read it.
 EXPERIMENT_KEYS = ("artifact_location", "experiment_id", "lifecycle_stage", "name")
-_KINDS = ((METRICS, "Metric"), (PARAMS, "Param"), (TAGS, "Tag"))
-_OPEN = ("RUNNING", "SCHEDULED")
+_NEWLINES = re.compile(r"\s*\n\s*")
 
 Action = Callable[[], Optional[str]]
 
@@ -95,20 +100,6 @@ class Problem:
     message: str
     fix: str
     fixed: bool = False
-
-
-@dataclass
-class RunFolder:
-    """A folder of an experiment that holds a ``meta.yaml``; ``record`` once it is readable."""
-
-    experiment_id: str
-    path: str
-    trashed: bool
-    record: Optional[RunRecord] = None
-
-    @property
-    def run_id(self) -> str:
-        return os.path.basename(self.path)
 
 
 def _is_temp(name: str) -> bool:
@@ -147,13 +138,41 @@ def _move(src: str, dst: str) -> None:
         shutil.move(src, target)  # another file system: copied whole, then the original removed
 
 
-def _quote(data: bytes, limit: int = 60) -> str:
-    text = data.decode("utf-8", "backslashreplace")
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+def one_line(text: str) -> str:
+    """``text`` on one line (a parser's error spans several): each line break, with the blanks
+    around it, made one space."""
+    return _NEWLINES.sub(" ", text).strip()
 
 
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def _experiment_meta(path: str) -> bool:
+    """Whether ``path`` is a meta.yaml (even a damaged one) that names an experiment: an
+    ``experiment_id``, or a ``name`` and an ``artifact_location``."""
+    try:
+        found = parse_meta(fs.read_bytes(path))[1]
+    except (OSError, ValueError):
+        return False
+    return "experiment_id" in found or ("name" in found and "artifact_location" in found)
+
+
+def require_store(root: str) -> None:
+    """InvalidInputError unless ``root`` looks like an mlruns store: MLflow and litexp make a
+    ``.trash`` folder and ``0/meta.yaml`` when they create one, so it must hold a ``.trash`` folder
+    or an experiment folder (one whose meta.yaml names an experiment). Any other folder's folders
+    would all be "strays" that a repair moves away."""
+    if not os.path.isdir(root) or os.path.isdir(os.path.join(root, TRASH)):
+        return  # a missing store is the caller's error (NotFoundError)
+    try:
+        with os.scandir(root) as it:
+            names = sorted(e.name for e in it if e.is_dir() and e.name not in RESERVED_ROOT_FOLDERS)
+    except OSError:
+        names = []
+    if any(_experiment_meta(meta_path(os.path.join(root, name))) for name in names):
+        return
+    raise InvalidInputError(
+        f"{root} does not look like an mlruns store: it has no {TRASH} folder and no experiment folder "
+        "(a folder whose meta.yaml has an experiment_id and a name); doctor checks and repairs only "
+        "stores MLflow or litexp made."
+    )
 
 
 def parse_meta(data: bytes) -> Tuple[Optional[Dict[str, Any]], Dict[str, Any], Optional[str]]:
@@ -170,7 +189,7 @@ def parse_meta(data: bytes) -> Tuple[Optional[Dict[str, Any]], Dict[str, Any], O
     try:
         meta = fs.parse_yaml(body) if body.strip() else None
     except Exception as exc:
-        reason = reason or f"cannot be parsed ({(str(exc) or type(exc).__name__).splitlines()[0]})"
+        reason = reason or f"cannot be parsed ({one_line(str(exc) or type(exc).__name__)})"
     else:
         if isinstance(meta, dict):
             return meta, dict(meta), reason
@@ -189,10 +208,12 @@ def parse_meta(data: bytes) -> Tuple[Optional[Dict[str, Any]], Dict[str, Any], O
     return None, found, reason
 
 
-class StoreDoctor:
-    """The checks and repairs of one file store (a :class:`~litexp.store.file.FileStore`).
+class StoreChecks:
+    """The checks and repairs of one file store's root and experiments (a
+    :class:`~litexp.store.file.FileStore`); :class:`~.doctor_runs.StoreDoctor` adds its runs'.
 
     ``fix=False`` writes nothing. Problems are collected in :attr:`problems` as they are found.
+    Messages are single lines.
     """
 
     def __init__(self, store: Any, fix: bool = False) -> None:
@@ -205,6 +226,7 @@ class StoreDoctor:
         #: experiment id → artifact location, of the experiments whose meta.yaml is readable
         self.locations: Dict[str, str] = {}
         self._names: Dict[str, str] = {}  # experiment id → name, of the meta.yaml files that parse
+        self._strayed: Set[str] = set()  # the stray folders found: not experiments, checked no further
 
     # ------------------------------------------------------------ helpers
     def rel(self, path: str) -> str:
@@ -234,7 +256,7 @@ class StoreDoctor:
     ) -> Problem:
         """Record a problem; when fixing, run ``action`` (unless the file ``settle`` changed in the
         last :data:`SETTLE_SECONDS`). The action returns None when done, else why it did nothing."""
-        problem = Problem(kind, exp_id, run_id, path, message, fix)
+        problem = Problem(kind, exp_id, run_id, path, one_line(message), one_line(fix))
         self.problems.append(problem)
         if not self.fix or action is None:
             return problem
@@ -255,7 +277,7 @@ class StoreDoctor:
         if result is None:
             problem.fixed = True
         else:
-            problem.fix += f" — not done: {result}"
+            problem.fix += f" — not done: {one_line(result)}"
         return problem
 
     @staticmethod
@@ -303,8 +325,11 @@ class StoreDoctor:
                     self._remover(path),
                 )
 
-    def _rewrite_meta(self, path: str, data: bytes, meta: Dict[str, Any], kept: Optional[str]) -> Optional[str]:
-        """Under the store lock, if ``path`` still holds ``data``: keep ``data`` at ``kept``, write ``meta``."""
+    def _rewrite_meta(
+        self, path: str, data: Optional[bytes], meta: Dict[str, Any], kept: Optional[str]
+    ) -> Optional[str]:
+        """Under the store lock, if ``path`` still holds ``data`` (None: is still missing): keep
+        ``data`` at ``kept``, write ``meta``."""
         with self.store.lock:
             try:
                 now: Optional[bytes] = fs.read_bytes(path)
@@ -312,7 +337,7 @@ class StoreDoctor:
                 now = None
             if now != data:
                 return "it changed meanwhile; run doctor again"
-            if kept is not None:
+            if kept is not None and data is not None:
                 os.makedirs(os.path.dirname(kept), exist_ok=True)
                 target, n = kept, 0
                 while not fs.create_file(target, data):
@@ -348,20 +373,21 @@ class StoreDoctor:
 
     # ------------------------------------------------------------ the root and experiments
     def experiment_dirs(self) -> List[Tuple[str, bool]]:
-        """``(folder, trashed)`` of every folder named like a litexp experiment (digits)."""
+        """``(folder, trashed)`` of every folder named like a litexp experiment (digits), but strays."""
         return [
             (path, trashed)
             for trashed in (False, True)
             for path in self.layout.experiment_folders(trashed)
-            if os.path.basename(path).isdigit()
+            if os.path.basename(path).isdigit() and path not in self._strayed
         ]
 
     def check_store(self) -> None:
         """Stray folders, experiment metas and tags, indexes, temporary files, duplicate names."""
         if not self.layout.exists():
             return
+        require_store(self.root)
         self._temps(self.root, None, None)
-        self._strays(self.root, skip=lambda n: n.endswith(TRASH) or n in (MODELS, STORE_ASIDE))
+        self._strays(self.root, skip=lambda n: n.endswith(TRASH) or n in RESERVED_ROOT_FOLDERS)
         self._strays(self.layout.trash, skip=lambda n: False)
         self._names = {}
         for exp_dir, _ in self.experiment_dirs():
@@ -423,38 +449,78 @@ class StoreDoctor:
                 )
 
     def _strays(self, parent: str, skip: Callable[[str], bool]) -> None:
-        """Folders MLflow lists as experiments but whose name it refuses as an id."""
+        """Folders MLflow lists as experiments but whose name it refuses as an id, or that have no
+        meta.yaml (MLflow logs an error for each, litexp skips them): not a new experiment's folder
+        (changed in the last :data:`SETTLE_SECONDS`: its meta.yaml comes next), not one gc is
+        removing, not one that holds runs (its meta.yaml is rebuilt, see
+        :meth:`check_experiment_meta`)."""
         try:
             with os.scandir(parent) as it:
-                found = sorted(
-                    e.name for e in it if e.is_dir() and not skip(e.name) and not MLFLOW_EXPERIMENT_ID.match(e.name)
-                )
+                found = sorted(e.name for e in it if e.is_dir() and not skip(e.name))
         except OSError:
             return
         for name in found:
             path = os.path.join(parent, name)
+            if not MLFLOW_EXPERIMENT_ID.match(name):
+                why = "MLflow's file store fails on a folder there whose name is not an experiment id"
+            elif self._no_meta(path) and not (name.isdigit() and self._holds_runs(path)):
+                if self._age(path) < SETTLE_SECONDS:
+                    continue  # an experiment being created: its meta.yaml is written next
+                why = "it has no meta.yaml; MLflow's file store logs an error for it (malformed experiment)"
+            else:
+                continue
             target = self.aside(path)
+            self._strayed.add(path)
             self.add(
                 "stray-folder",
                 None,
                 None,
                 path,
-                f"folder {self.rel(path)!r} is not an experiment: MLflow's file store fails on a folder there "
-                "whose name is not an experiment id",
+                f"folder {self.rel(path)!r} is not an experiment: {why}",
                 f"move it to {self.rel(target)}",
-                self._mover(path, target),
+                self._stray_mover(path, target),
             )
 
-    def check_experiment_meta(self, exp_dir: str, exp_id: str, trashed: bool) -> Optional[Dict[str, Any]]:
-        """The experiment's meta.yaml as readable now (after a repair), or None.
+    @staticmethod
+    def _no_meta(folder: str) -> bool:
+        """No meta.yaml in ``folder``, and no sign of gc removing it (which renames its meta.yaml)."""
+        return not (
+            os.path.lexists(meta_path(folder))
+            or os.path.lexists(os.path.join(folder, PURGE_MARKER))
+            or PURGE_INFIX in os.path.basename(folder)
+        )
 
-        A rebuilt one keeps the values that still parse; its name is the old one when it survived
+    def _holds_runs(self, exp_dir: str) -> bool:
+        return any(os.path.lexists(meta_path(path)) for path in self.layout.run_dirs_of(exp_dir))
+
+    def _stray_mover(self, path: str, target: str) -> Action:
+        """Move a stray folder aside, under the store lock (experiments are made under it) unless it
+        got a meta.yaml meanwhile."""
+
+        def move() -> Optional[str]:
+            with self.store.lock:
+                if MLFLOW_EXPERIMENT_ID.match(os.path.basename(path)) and not self._no_meta(path):
+                    return "it got a meta.yaml meanwhile; run doctor again"
+                _move(path, target)
+            return None
+
+        return move
+
+    def check_experiment_meta(self, exp_dir: str, exp_id: str, trashed: bool) -> Optional[Dict[str, Any]]:
+        """The experiment's meta.yaml as readable now (after a repair; when checking without fixing,
+        as the repair would rebuild it), or None.
+
+        A missing one is rebuilt when the folder holds runs (else the folder is a stray). A rebuilt one keeps the values that still parse; its name is the old one when it survived
         and no other experiment has it, else ``Default`` for ``0`` or ``recovered-<id>``."""
         path = meta_path(exp_dir)
         data = self._read_meta(path, exp_id, None)
         if data is None:
-            return None
-        whole, found, reason = parse_meta(data)
+            if not (self._no_meta(exp_dir) and self._holds_runs(exp_dir)):
+                return None  # no experiment (a stray folder, see _strays), or one gc is removing
+            found: Dict[str, Any] = {}
+            reason: Optional[str] = "is missing"
+        else:
+            found, reason = parse_meta(data)[1:]
         if reason is None:
             missing = [k for k in EXPERIMENT_KEYS if k not in found]
             if missing:
@@ -482,7 +548,7 @@ class StoreDoctor:
             lifecycle_stage=stage,
             name=name,
         )
-        kept = self.aside(path) if data.strip() else None
+        kept = self.aside(path) if data is not None and data.strip() else None
         p = self.add(
             "experiment-meta",
             exp_id,
@@ -491,9 +557,9 @@ class StoreDoctor:
             f"meta.yaml {reason}; MLflow fails on it or hides the experiment and its runs",
             f"rebuild it ({note}, lifecycle {stage}){self._kept(kept)}",
             lambda: self._rewrite_meta(path, data, meta, kept),
-            path,
+            path if data is not None else exp_dir,
         )
-        return meta if p.fixed else None
+        return meta if p.fixed or not self.fix else None  # a check goes on as the repair would
 
     def _read_meta(self, path: str, exp_id: str, run_id: Optional[str]) -> Optional[bytes]:
         """The bytes of a meta.yaml; None when missing or unreadable (a problem then)."""
@@ -512,210 +578,6 @@ class StoreDoctor:
             )
             return None
 
-    # ------------------------------------------------------------ runs
-    def run_folders(self) -> List[RunFolder]:
-        """Every folder of an experiment (active or deleted) that holds a meta.yaml."""
-        return [
-            RunFolder(os.path.basename(exp_dir), path, trashed)
-            for exp_dir, trashed in self.experiment_dirs()
-            for path in sorted(self.layout.run_dirs_of(exp_dir))
-            if os.path.lexists(meta_path(path))
-        ]
-
-    def check_run_meta(self, run: RunFolder) -> None:
-        """Check (and repair) the run's meta.yaml, folders and temporary files; set ``run.record``
-        when the meta.yaml is readable.
-
-        A rebuilt meta.yaml keeps every value that still parses (from the whole file, else from
-        its complete lines) and fills in the rest from the folder: the run id is the folder's
-        name, the experiment its parent's, the name the ``mlflow.runName`` tag, the user the
-        ``mlflow.user`` tag (else ``unknown``), the start and end times the earliest and latest
-        metric time stamps and file modification times, the artifact URI the experiment's
-        location (as the layout gives it), written with the store's meta writer. A file that did
-        not parse gets status KILLED (unless its surviving lines say the run had ended); one that
-        parsed but lacked keys keeps its status. The old bytes are kept in :data:`RUN_ASIDE`.
-        A damaged meta.yaml in a folder that is no run is moved into :data:`STORE_ASIDE`.
-        """
-        self._temps(run.path, run.experiment_id, run.run_id)
-        path = meta_path(run.path)
-        data = self._read_meta(path, run.experiment_id, run.run_id)
-        if data is None:
-            return
-        whole, found, reason = parse_meta(data)
-        reason = reason or self._run_meta_flaw(run, found)
-        if reason is None:
-            run.record = record_from_fields(run.run_id, meta_fields(found, run.path))
-            return
-        if not _looks_like_run(run.path):
-            target = self.aside(path)
-            self.add(
-                "run-meta",
-                run.experiment_id,
-                None,
-                path,
-                f"meta.yaml {reason}, in folder {run.run_id!r}, which is not a run; MLflow fails on it",
-                f"move the file to {self.rel(target)} (the folder then reads as no run)",
-                self._mover(path, target),
-                path,
-            )
-            return
-        meta, notes = self._run_meta(run, found, complete=whole is not None)
-        kept = os.path.join(run.path, RUN_ASIDE, META) if data.strip() else None
-        p = self.add(
-            "run-meta",
-            run.experiment_id,
-            run.run_id,
-            path,
-            f"meta.yaml {reason}; MLflow fails on this run",
-            f"rebuild it ({', '.join(notes)}){self._kept(kept)}",
-            lambda: self._rewrite_meta(path, data, meta, kept),
-            path,
-        )
-        if p.fixed:
-            run.record = record_from_fields(run.run_id, meta_fields(meta, run.path))
-
-    @staticmethod
-    def _run_meta_flaw(run: RunFolder, meta: Dict[str, Any]) -> Optional[str]:
-        missing = [k for k in RUN_KEYS if k not in meta]
-        if missing:
-            return f"lacks {', '.join(missing)}"
-        if str(meta["run_id"]) != run.run_id:
-            return f"names run {meta['run_id']!r}, not its folder's {run.run_id!r}"
-        if meta["user_id"] is None:
-            return "has no user_id"
-        if _int(meta["start_time"]) is None:
-            return f"has the start_time {meta['start_time']!r}, not a number of milliseconds"
-        if _int(meta["status"]) not in INT_TO_STATUS:
-            return f"has the status {meta['status']!r}, not one of MLflow's numbers"
-        try:
-            meta_fields(meta, run.path)
-        except Exception as exc:
-            return f"cannot be read ({exc})"
-        return None
-
-    def _run_meta(self, run: RunFolder, found: Dict[str, Any], complete: bool) -> Tuple[Dict[str, Any], List[str]]:
-        tags = self.layout.data_dir(run.path, "Tag")
-        raw = found.get("status")
-        status = STATUS_TO_INT.get(raw.upper()) if isinstance(raw, str) else _int(raw)
-        if status not in INT_TO_STATUS or (not complete and INT_TO_STATUS[status] in _OPEN):
-            status = STATUS_TO_INT["KILLED"]
-        first, last = self._times(run.path)
-        for _, metric in fs.walk_files(self.layout.data_dir(run.path, "Metric")):
-            try:
-                stamps = [p[0] for p in lines.parse_history(fs.read_bytes(metric))[0]]
-            except OSError:
-                continue
-            first, last = min([first] + stamps), max([last] + stamps)
-        start = _int(found.get("start_time"))
-        start = first if start is None else start
-        end = None if INT_TO_STATUS[status] in _OPEN else _int(found.get("end_time")) or max(last, start)
-        stage = _stage(found, run.trashed)
-        location = self.locations.get(run.experiment_id) or self._location(run.experiment_id)
-        meta = _scalars(found) if complete else {}
-        meta.update(
-            {
-                key: found[key] if isinstance(found.get(key), str) else ""
-                for key in ("entry_point_name", "source_name", "source_version")
-            }
-        )
-        meta.update(
-            artifact_uri=_text(found.get("artifact_uri")) or location.rstrip("/") + f"/{run.run_id}/artifacts",
-            end_time=end,
-            experiment_id=run.experiment_id,
-            lifecycle_stage=stage,
-            run_id=run.run_id,
-            run_name=_text(found.get("run_name")) or _read_tag(tags, RUN_NAME_TAG) or "",
-            run_uuid=run.run_id,
-            source_type=_int(found.get("source_type")) or 4,
-            start_time=start,
-            status=status,
-            tags=[],
-            user_id=_text(found.get("user_id")) or _read_tag(tags, USER_TAG) or "unknown",
-        )
-        meta.pop("deleted_time", None)
-        if stage == DELETED:
-            meta["deleted_time"] = _int(found.get("deleted_time")) or end or last
-        notes = [f"status {INT_TO_STATUS[status]}"] + ([f"name {meta['run_name']!r}"] if meta["run_name"] else [])
-        return meta, notes + ["times from its files" if found.get("start_time") is None else "its own times"]
-
-    # ------------------------------------------------------------ run data
-    def check_run_files(self, run: RunFolder) -> None:
-        """Metric, param and tag files MLflow cannot read, in a run nobody writes to."""
-        for sub, kind in _KINDS:
-            for key, path in sorted(fs.walk_files(os.path.join(run.path, sub))):
-                if _is_temp(os.path.basename(path)):
-                    self._temps(path, run.experiment_id, run.run_id)
-                    continue
-                reason = _key_file_problem(key, path, kind)
-                if reason is not None:
-                    target = os.path.join(run.path, RUN_ASIDE, sub, *key.split("/"))
-                    self.add(
-                        "bad-file",
-                        run.experiment_id,
-                        run.run_id,
-                        path,
-                        f"{kind.lower()} file {key!r} {reason}; MLflow fails on this run",
-                        f"move it to {self.rel(target)}",
-                        self._mover(path, target),
-                        path,
-                    )
-                elif kind == "Metric":
-                    self._metric(run, key, path)
-
-    def _metric(self, run: RunFolder, key: str, path: str) -> None:
-        """Cut the lines MLflow cannot read out of a metric file; they are kept in ``<key>.cut``."""
-        try:
-            data = fs.read_bytes(path)
-        except OSError:
-            return
-        bad = lines.unreadable_lines(data)
-        if not bad:
-            return
-        what = [
-            f"its last line has no newline (a write cut short): {_quote(raw)}" for why, _, raw in bad if why == "torn"
-        ]
-        others = [(number, raw) for why, number, raw in bad if why != "torn"]
-        if others:
-            first = f"line {others[0][0]}: {_quote(others[0][1])}"
-            what.insert(0, f"{_plural(len(others), 'line')} MLflow cannot read ({first})")
-        cut = b"".join(raw + b"\n" for _, _, raw in bad)
-        drop = {number for _, number, _ in bad}
-        good = b"".join(raw + b"\n" for number, raw in enumerate(data.split(b"\n")[:-1], 1) if number not in drop)
-        side = os.path.join(run.path, RUN_ASIDE, METRICS, *key.split("/"))
-
-        def action() -> Optional[str]:
-            if fs.read_bytes(path) != data:
-                return "it changed meanwhile; run doctor again"
-            if not good:
-                _move(path, side)
-                return None
-            os.makedirs(os.path.dirname(side), exist_ok=True)
-            fs.append_to_file(side + ".cut", cut)
-            fs.replace_file(path, good, tmp_folder=run.path)
-            return None
-
-        self.add(
-            "torn-metric",
-            run.experiment_id,
-            run.run_id,
-            path,
-            f"metric {key!r}: {'; '.join(what)}",
-            f"cut {_plural(len(bad), 'line')} ({len(cut)} bytes), kept in {self.rel(side + '.cut')}"
-            if good
-            else f"no line is readable: move the file to {self.rel(side)}",
-            action,
-            path,
-        )
-
-
-def _looks_like_run(path: str) -> bool:
-    """A folder named like a run id that holds one of a run's folders."""
-    try:
-        validate_run_id(os.path.basename(path))
-    except LitexpError:
-        return False
-    return any(os.path.isdir(os.path.join(path, sub)) for sub in (METRICS, PARAMS, ARTIFACTS, TAGS))
-
 
 def _key_file_problem(key: str, path: str, kind: str) -> Optional[str]:
     """Why MLflow cannot read the file of a key (a metric's lines are checked apart), or None."""
@@ -732,10 +594,3 @@ def _key_file_problem(key: str, path: str, kind: str) -> Optional[str]:
     except UnicodeDecodeError:
         return "is not UTF-8 text"
     return None
-
-
-def _read_tag(folder: str, key: str) -> Optional[str]:
-    try:
-        return fs.read_text(os.path.join(folder, key)) or None
-    except (OSError, UnicodeDecodeError):
-        return None
