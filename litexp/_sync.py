@@ -256,6 +256,7 @@ class _Copier:
             self.report.runs_created += 1
             self.report.points += sum(len(h) for h in data.histories.values())
             self.report.params += len(data.record.params)
+            self.report.tags += len(self._tags_of(data.record)) + 1  # and the tag naming the source
             self.report.artifacts += len(data.artifacts)
             self.report.bytes += sum(a.file_size or 0 for a in data.artifacts)
             return
@@ -264,6 +265,7 @@ class _Copier:
             have = len(self.target.get_metric_history(copy.run_id, key)) if key in copy.metrics else 0
             self.report.points += max(0, len(history) - have)
         self.report.params += len([k for k in data.record.params if k not in copy.params])
+        self.report.tags += len([k for k, v in self._tags_of(data.record).items() if copy.tags.get(k) != v])
 
 
 # ------------------------------------------------------------------- the verbs
