@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from litexp import FileExpManager, QlibRecorder
 
@@ -61,3 +61,31 @@ def make_store(root: Path, runs: int = 3, experiment: str = "alpha") -> List[str
             r.save_objects(pred=[i, i + 1])
             ids.append(r.get_recorder().id)
     return ids
+
+
+def stderr_on_a_terminal(*args: str, cwd: Path, env: Optional[Dict[str, str]] = None) -> Tuple[int, str, str]:
+    """Run ``litexp ARGS`` with stderr on a pseudo-terminal; (status, stdout, what the terminal got)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        environ = dict(os.environ, **(env or {}))
+        done = subprocess.run(
+            LITEXP + list(args), cwd=cwd, stdout=subprocess.PIPE, stderr=follower, timeout=120, env=environ
+        )
+        os.close(follower)
+        follower = -1
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    return done.returncode, done.stdout.decode(), seen.decode(errors="replace")

@@ -8,6 +8,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from .. import tables
+from .._gc import format_bytes
 from ..errors import InvalidInputError, NotFoundError
 from ._common import add_format, add_uri, add_view, manager
 from ._output import emit, render
@@ -78,12 +79,16 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pairs(mapping: Dict[str, Any], args: argparse.Namespace, indent: str = "") -> str:
+    """``key  value`` lines, aligned as a table without its header row."""
+    text = render([{"key": k, "value": v} for k, v in mapping.items()], "table", args.wide)
+    return "\n".join(indent + line for line in text.splitlines()[1:])
+
+
 def _section(title: str, mapping: Dict[str, Any], out: List[str], args: argparse.Namespace) -> None:
     out.append(f"{title} ({len(mapping)})" if mapping else f"{title}: none")
     if mapping:
-        rows = [{"key": k, "value": v} for k, v in mapping.items()]
-        text = render(rows, "table", args.wide)
-        out.append("\n".join("  " + line for line in text.splitlines()[1:]))  # no header row
+        out.append(_pairs(mapping, args, "  "))
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -108,8 +113,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         emit(rows, args.format, args.wide)
         return 0
     out: List[str] = []
-    info = details["info"]
-    out.append(render([{"key": k, "value": v} for k, v in info.items()], "table", args.wide).split("\n", 1)[1].rstrip())
+    out.append(_pairs(details["info"], args))
     for title in ("params", "metrics", "tags"):
         _section(title, details[title], out, args)
     files = details["artifacts"]
@@ -119,21 +123,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
         for entry in files:
             depth = entry["path"].count("/")
             name = entry["path"].rsplit("/", 1)[-1] + ("/" if entry["is_dir"] else "")
-            size = "" if entry["is_dir"] or entry["size"] is None else f"  {_size(entry['size'])}"
+            size = "" if entry["is_dir"] or entry["size"] is None else f"  {format_bytes(entry['size'])}"
             out.append("  " + "  " * depth + name + size)
     else:
         out.append("artifacts: none")
     sys.stdout.write("\n".join(out) + "\n")
     return 0
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import re
 import shutil
 import sys
 import time
-from typing import Any, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 __all__ = ["FORMATS", "Table", "as_table", "render", "emit", "Progress", "terminal_width"]
 
@@ -43,9 +43,6 @@ class Table:
 
     def __len__(self) -> int:
         return len(self.rows)
-
-    def records(self) -> List[Dict[str, Any]]:
-        return [dict(zip(self.columns, row)) for row in self.rows]
 
 
 def as_table(data: Any, columns: Optional[Sequence[str]] = None) -> Table:
@@ -335,13 +332,3 @@ class Progress:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def iter_progress(items: Iterable[Any], progress: Any, total: Optional[int] = None) -> Iterable[Any]:
-    """Yield ``items``, calling ``progress(done, total)`` after each."""
-    done = 0
-    for item in items:
-        yield item
-        done += 1
-        if progress is not None:
-            progress(done, total)

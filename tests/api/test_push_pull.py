@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+from cli_support import stderr_on_a_terminal
 
 import litexp
 from litexp import FileExpManager, QlibRecorder
@@ -178,36 +179,11 @@ def test_same_source_and_target_is_refused(tmp_path: Path) -> None:
 
 
 def test_on_a_terminal_a_progress_line_is_redrawn(tmp_path: Path) -> None:
-    import pty
-
     _write(tmp_path / "src", runs=2)
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "litexp", "push", "--uri", "src", "--to", "dst"],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=follower,
-            timeout=120,
-            env=dict(os.environ, LITEXP_SPOOL_DIR=str(tmp_path / "spool")),
-        )
-        os.close(follower)
-        follower = -1
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        if follower != -1:
-            os.close(follower)
-        os.close(leader)
-    text = seen.decode(errors="replace")
-    assert done.returncode == 0
+    code, _, text = stderr_on_a_terminal(
+        "push", "--uri", "src", "--to", "dst", cwd=tmp_path, env={"LITEXP_SPOOL_DIR": str(tmp_path / "spool")}
+    )
+    assert code == 0
     assert "\r" in text and "runs 1/3" in text and "ETA" in text and "runs/s" in text and "\x1b[K" in text
     assert "3 runs: 3 created" in text
 

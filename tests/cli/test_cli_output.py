@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Tuple
 
 import pytest
-from cli_support import LITEXP, cli, failed, make_store, ok
+from cli_support import LITEXP, cli, failed, make_store, ok, stderr_on_a_terminal
 
 import litexp
 from litexp.cli import build_parser
@@ -149,31 +149,6 @@ def test_search_records_frame_has_the_same_stable_order(store: Path) -> None:
     assert rest == sorted(rest, key=lambda c: (["metrics", "params", "tags"].index(c.split(".")[0]), c))
 
 
-def _stderr_on_a_terminal(*args: str, cwd: Path) -> Tuple[int, str, str]:
-    """Run ``litexp ARGS`` with stderr on a pseudo-terminal; (status, stdout, what the terminal got)."""
-    import pty
-
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(LITEXP + list(args), cwd=cwd, stdout=subprocess.PIPE, stderr=follower, timeout=120)
-        os.close(follower)
-        follower = -1
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        if follower != -1:
-            os.close(follower)
-        os.close(leader)
-    return done.returncode, done.stdout.decode(), seen.decode(errors="replace")
-
-
 @pytest.mark.parametrize(
     "args,label",
     [
@@ -189,7 +164,7 @@ def test_long_verbs_show_progress_on_a_terminal_only(
     manager = litexp.FileExpManager("file:" + str(store), "Experiment")
     exp = manager.get_exp(experiment_name="alpha", create=False)
     exp.delete_recorder(exp.search_records()["run_id"][0])  # something for gc to find
-    code, _, terminal = _stderr_on_a_terminal(*args, "--uri", str(store), cwd=tmp_path)
+    code, _, terminal = stderr_on_a_terminal(*args, "--uri", str(store), cwd=tmp_path)
     assert code in (0, 1) and label in terminal and "\r" in terminal and "\x1b[K" in terminal
     piped = cli(*args, "--uri", str(store), cwd=tmp_path)
     assert label not in piped.stderr and "\r" not in piped.stderr
